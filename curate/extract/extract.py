@@ -1,0 +1,76 @@
+"""ExtractText: main-text extraction from HTML documents.
+
+trafilatura is the default (best quality); resiliparse is the fast option (~15x). Each page
+gets a wall-clock limit (`timeout`), after which it is dropped as `timeout`. Documents that
+are already text (WET, JSONL, Parquet) pass unchanged.
+"""
+
+from __future__ import annotations
+
+from datatrove.data import Document
+
+from curate.extract.timelimit import TimeLimitExceeded, time_limit
+from curate.step import CurateStep
+
+EXTRACTORS = ("trafilatura", "resiliparse")
+
+
+def trafilatura_extract(html: str) -> str:
+    import trafilatura
+
+    # the same options as datatrove's Trafilatura block, so results are comparable
+    return trafilatura.extract(html, favor_precision=True, include_comments=False, deduplicate=True) or ""
+
+
+def resiliparse_extract(html: str) -> str:
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.html import HTMLTree
+
+    tree = HTMLTree.parse(html)
+    return extract_plain_text(tree, main_content=True, alt_texts=False, links=False, noscript=False) or ""
+
+
+class ExtractText(CurateStep):
+    """Replace each HTML document's text by its extracted main text.
+
+    Args:
+        extractor: "trafilatura" or "resiliparse".
+        timeout: seconds per document; slower pages are dropped (`timeout`).
+        max_html_chars: larger pages are dropped unparsed (`too_large`).
+        min_chars: documents whose extracted text is shorter are dropped (`no_text`).
+    """
+
+    name = "extract"
+    stage = "extract"
+
+    def __init__(self, extractor: str = "trafilatura", timeout: float = 5.0, max_html_chars: int = 10_000_000,
+                 min_chars: int = 1):
+        super().__init__()
+        if extractor not in EXTRACTORS:
+            from curate.errors import CurateError
+
+            raise CurateError(f"unknown extractor {extractor!r}: choose one of {', '.join(EXTRACTORS)}")
+        self.extractor = extractor
+        self.timeout = timeout
+        self.max_html_chars = max_html_chars
+        self.min_chars = min_chars
+        self._extract = trafilatura_extract if extractor == "trafilatura" else resiliparse_extract
+
+    def process(self, doc: Document) -> str | None:
+        if doc.metadata.get("content_kind", "html") != "html":
+            return None
+        if len(doc.text) > self.max_html_chars:
+            return "too_large"
+        try:
+            with time_limit(self.timeout):
+                text = self._extract(doc.text)
+        except TimeLimitExceeded:
+            return "timeout"
+        except Exception:  # noqa: BLE001 - a parser error on one page must not stop the run
+            return "extractor_error"
+        text = text.strip()
+        if len(text) < self.min_chars:
+            return "no_text"
+        doc.text = text
+        doc.metadata["content_kind"] = "text"
+        return None

@@ -1,0 +1,204 @@
+"""A streaming, forgiving parser for WARC (0.17-1.1) and ARC (v1/v2) archives.
+
+Real crawl files break the spec in known ways: Content-Length that counts characters instead
+of bytes (Nutch, CC-MAIN-2014), missing blank lines after records (ARC, WARC/0.18), truncated
+tails, garbage between records. warcio stops at the first of these. This parser yields every
+record it can delimit and resynchronises on the next record header after anything it cannot,
+counting what it had to do in `ArchiveParser.events`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import BinaryIO, Iterator
+
+_ARC_DATE = re.compile(rb"^\d{14}$")
+_SKIP_CHUNK = 1 << 20
+
+
+@dataclass(slots=True)
+class ArchiveRecord:
+    """One WARC or ARC record. `content` is the record block (HTTP headers + payload for
+    responses), or None when the block was larger than the parser's limit and skipped."""
+
+    rec_type: str
+    headers: dict[str, str]
+    content: bytes | None
+    content_length: int
+    is_arc: bool = False
+    truncated: bool = False  # the file ended inside this record
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str | None:
+        return self.headers.get("warc-target-uri")
+
+    @property
+    def date(self) -> str | None:
+        return self.headers.get("warc-date")
+
+    @property
+    def record_id(self) -> str | None:
+        return self.headers.get("warc-record-id")
+
+
+class _Lines:
+    """readline/read over a binary stream, with one line of push-back."""
+
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+        self.pushed: bytes | None = None
+
+    def readline(self, limit: int = 1 << 16) -> bytes:
+        if self.pushed is not None:
+            line, self.pushed = self.pushed, None
+            return line
+        return self.stream.readline(limit)
+
+    def read(self, n: int) -> bytes:
+        head = b""
+        if self.pushed is not None:
+            head, self.pushed = self.pushed[:n], (self.pushed[n:] or None)
+            n -= len(head)
+        return head + (self.stream.read(n) if n > 0 else b"")
+
+    def skip(self, n: int) -> int:
+        skipped = 0
+        while skipped < n:
+            got = len(self.read(min(_SKIP_CHUNK, n - skipped)))
+            if not got:
+                break
+            skipped += got
+        return skipped
+
+
+def _is_warc_version(line: bytes) -> bool:
+    return line.startswith(b"WARC/") and len(line.strip()) <= 12
+
+
+def _arc_header(line: bytes) -> dict[str, str] | None:
+    """Parse an ARC record header line: URL IP DATE MIME LENGTH (v1) or its longer v2 form."""
+    parts = line.strip().split(b" ")
+    if len(parts) < 5 or not parts[-1].isdigit() or b":" not in parts[0]:
+        return None
+    if not _ARC_DATE.match(parts[2]):
+        return None
+    d = parts[2].decode()
+    return {
+        "warc-target-uri": parts[0].decode("utf-8", "replace"),
+        "warc-date": f"{d[0:4]}-{d[4:6]}-{d[6:8]}T{d[8:10]}:{d[10:12]}:{d[12:14]}Z",
+        "arc-ip": parts[1].decode("latin-1"),
+        "arc-content-type": parts[3].decode("latin-1"),
+        "content-length": parts[-1].decode(),
+    }
+
+
+class ArchiveParser:
+    """Iterate over the records of one decompressed archive stream."""
+
+    def __init__(self, stream: BinaryIO, max_content_bytes: int = 20 << 20):
+        self.lines = _Lines(stream)
+        self.max_content_bytes = max_content_bytes
+        self.events: Counter[str] = Counter()
+
+    def __iter__(self) -> Iterator[ArchiveRecord]:
+        while True:
+            line = self._next_nonblank()
+            if not line:
+                return
+            if _is_warc_version(line):
+                record = self._read_warc(line)
+            elif (arc := _arc_header(line)) is not None:
+                record = self._read_arc(line, arc)
+            else:
+                self.events["resync"] += 1
+                if not self._resync():
+                    return
+                continue
+            if record is not None:
+                yield record
+
+    def _next_nonblank(self) -> bytes:
+        while True:
+            line = self.lines.readline()
+            if not line or line.strip():
+                return line
+
+    def _resync(self) -> bool:
+        """Skip to the next line that starts a record; False at end of stream."""
+        while True:
+            line = self.lines.readline()
+            if not line:
+                return False
+            if _is_warc_version(line) or _arc_header(line) is not None:
+                self.lines.pushed = line
+                return True
+
+    def _read_headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        last = None
+        while True:
+            line = self.lines.readline()
+            if not line or not line.strip():
+                return headers
+            if line[:1] in (b" ", b"\t") and last:
+                headers[last] += " " + line.strip().decode("utf-8", "replace")
+                continue
+            name, sep, value = line.decode("utf-8", "replace").partition(":")
+            if sep:
+                last = name.strip().lower()
+                headers[last] = value.strip()
+
+    def _read_content(self, length: int) -> tuple[bytes | None, bool]:
+        """Read or skip `length` bytes; returns (content or None if skipped, truncated)."""
+        if length > self.max_content_bytes:
+            return None, self.lines.skip(length) < length
+        content = self.lines.read(length)
+        return content, len(content) < length
+
+    def _read_warc(self, version_line: bytes) -> ArchiveRecord | None:
+        headers = self._read_headers()
+        try:
+            length = int(headers.get("content-length", ""))
+        except ValueError:
+            self.events["bad_content_length"] += 1
+            return None
+        rec_type = headers.get("warc-type", "unknown").lower()
+        content, truncated = self._read_content(length)
+        record = ArchiveRecord(rec_type, headers, content, length, truncated=truncated)
+        if content is not None and not truncated:
+            self._extend_on_length_mismatch(record)
+        return record
+
+    def _extend_on_length_mismatch(self, record: ArchiveRecord) -> None:
+        """If the declared length ended the block early, the bytes up to the next record
+        header belong to it: take them (bounded), so the record is whole and the next one
+        still parses."""
+        line = self._next_nonblank()
+        if not line or _is_warc_version(line):
+            self.lines.pushed = line or None
+            return
+        self.events["content_length_mismatch"] += 1
+        record.problems.append("content_length_mismatch")
+        extra = [line]
+        size = len(line)
+        while True:
+            line = self.lines.readline()
+            if not line:
+                break
+            if _is_warc_version(line):
+                self.lines.pushed = line
+                break
+            if size < self.max_content_bytes:
+                extra.append(line)
+                size += len(line)
+        record.content = record.content + b"\r\n" + b"".join(extra)
+
+    def _read_arc(self, line: bytes, headers: dict[str, str]) -> ArchiveRecord:
+        length = int(headers["content-length"])
+        is_filedesc = headers["warc-target-uri"].startswith("filedesc:")
+        content, truncated = self._read_content(length)
+        rec_type = "warcinfo" if is_filedesc else "response"
+        return ArchiveRecord(rec_type, headers, content, length, is_arc=True, truncated=truncated)

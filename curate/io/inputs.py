@@ -1,0 +1,111 @@
+"""Input URIs -> a sorted list of files, and streaming opens, through fsspec.
+
+Local paths, directories, globs, http(s)://, s3:// and hf:// all go through the same code. A
+directory contributes the files with a known crawl/text extension, recursively.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import BinaryIO
+
+import fsspec
+from fsspec.core import url_to_fs
+
+from curate.errors import InputError
+from curate.io.gzipstream import ResilientGzipReader
+
+ARCHIVE_EXTS = (".warc", ".warc.gz", ".warc.zst", ".arc", ".arc.gz", ".wet", ".wet.gz", ".wat", ".wat.gz")
+JSONL_EXTS = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".json.zst", ".ndjson", ".ndjson.gz")
+PARQUET_EXTS = (".parquet",)
+KNOWN_EXTS = ARCHIVE_EXTS + JSONL_EXTS + PARQUET_EXTS
+_REMOTE_STREAM = ("http", "https")
+
+
+def file_format(path: str) -> str | None:
+    """'archive', 'jsonl', 'parquet' by file name, or None if the name does not say."""
+    name = path.lower().rsplit("/", 1)[-1].split("?")[0]
+    for fmt, exts in (("archive", ARCHIVE_EXTS), ("jsonl", JSONL_EXTS), ("parquet", PARQUET_EXTS)):
+        if name.endswith(exts):
+            return fmt
+    return None
+
+
+def expand_inputs(uris: list[str], storage_options: dict | None = None) -> list[str]:
+    """Resolve every URI to files; raise InputError naming the first URI that matches nothing."""
+    files: set[str] = set()
+    for uri in uris:
+        files.update(_expand_one(uri, storage_options or {}))
+    return sorted(files)
+
+
+def _expand_one(uri: str, storage_options: dict) -> list[str]:
+    protocol = uri.split("://", 1)[0] if "://" in uri else "file"
+    if protocol in _REMOTE_STREAM:
+        return [uri]  # plain HTTP has no listing: a URL names one file
+    try:
+        fs, path = url_to_fs(uri, **storage_options)
+    except (ImportError, ValueError) as e:
+        raise InputError(f"{uri}: cannot open this kind of URI ({e})") from None
+    try:
+        if any(ch in path for ch in "*?["):
+            found = [p for p in fs.glob(path) if fs.isfile(p)]
+        elif fs.isdir(path):
+            found = [p for p in fs.find(path) if file_format(p) is not None]
+            if not found:
+                raise InputError(f"{uri}: directory has no .warc/.arc/.wet/.jsonl/.parquet files")
+        elif fs.isfile(path):
+            found = [path]
+        else:
+            found = []
+    except InputError:
+        raise
+    except Exception as e:  # noqa: BLE001 - network and permission errors come in many types
+        raise InputError(f"{uri}: cannot list input ({type(e).__name__}: {e})") from None
+    if not found:
+        raise InputError(f"{uri}: no such file or directory")
+    return [fs.unstrip_protocol(p) if protocol != "file" else p for p in found]
+
+
+def open_binary(uri: str, storage_options: dict | None = None) -> BinaryIO:
+    """Open a file for streaming reads (remote files are fetched in blocks as they are read)."""
+    return fsspec.open(uri, "rb", **(storage_options or {})).open()
+
+
+class CountingReader(io.RawIOBase):
+    """Counts the bytes read from the underlying (compressed) stream."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw = raw
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.bytes_read += n
+        return n
+
+    def close(self) -> None:
+        try:
+            self.raw.close()
+        finally:
+            super().close()
+
+
+def decompressed(raw: BinaryIO, name: str) -> tuple[BinaryIO, ResilientGzipReader | None]:
+    """Wrap a raw stream in the decompressor its magic bytes ask for (gzip, zstd or none).
+    Returns the buffered stream and, for gzip, the reader that knows about corrupt members."""
+    buffered = io.BufferedReader(raw, 1 << 20)
+    magic = buffered.peek(4)[:4]
+    if magic[:2] == b"\x1f\x8b":
+        gz = ResilientGzipReader(buffered, name)
+        return io.BufferedReader(gz, 1 << 20), gz
+    if magic == b"\x28\xb5\x2f\xfd":
+        import zstandard
+
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(buffered), 1 << 20), None
+    return buffered, None

@@ -1,0 +1,122 @@
+"""From an archive record's block to HTML text: HTTP headers, transfer/content encodings,
+media type and character set."""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_GENERIC_TYPES = frozenset({"", "application/octet-stream", "unknown/unknown", "application/unknown"})
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.I)
+_HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|title|meta)\b", re.I | re.S)
+
+
+class PayloadError(ValueError):
+    """The payload cannot be turned into text; the message is the skip reason."""
+
+
+def split_http(block: bytes) -> tuple[int | None, dict[str, str], bytes]:
+    """(status, lower-cased headers, body) of an HTTP response block; (None, {}, block) if the
+    block has no HTTP header (WET conversions, resource records, dns: ARC records)."""
+    if not block.startswith(b"HTTP/"):
+        return None, {}, block
+    end, sep = block.find(b"\r\n\r\n"), 4
+    lf = block.find(b"\n\n")
+    if end < 0 or (0 <= lf < end):
+        end, sep = lf, 2
+    if end < 0:
+        return None, {}, b""  # headers only, cut off
+    head = block[:end].decode("latin-1").splitlines()
+    status = None
+    parts = head[0].split(" ", 2)
+    if len(parts) > 1 and parts[1].isdigit():
+        status = int(parts[1])
+    headers: dict[str, str] = {}
+    for line in head[1:]:
+        name, colon, value = line.partition(":")
+        if colon:
+            headers[name.strip().lower()] = value.strip()
+    return status, headers, block[end + sep :]
+
+
+def dechunk(body: bytes) -> bytes:
+    """Undo HTTP chunked transfer encoding; returns the body unchanged if it is not chunked."""
+    out, pos = [], 0
+    while True:
+        eol = body.find(b"\n", pos)
+        if eol < 0:
+            break
+        size_field = body[pos:eol].split(b";")[0].strip()
+        try:
+            size = int(size_field, 16)
+        except ValueError:
+            return body if not out else b"".join(out)
+        if size == 0:
+            break
+        out.append(body[eol + 1 : eol + 1 + size])
+        pos = eol + 1 + size
+        if body.startswith(b"\r\n", pos):
+            pos += 2
+        elif body.startswith(b"\n", pos):
+            pos += 1
+    return b"".join(out) if out else body
+
+
+def decode_content_encoding(body: bytes, encoding: str) -> bytes:
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity", "none"):
+        return body
+    try:
+        if encoding in ("gzip", "x-gzip"):
+            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body)
+        if encoding == "deflate":
+            try:
+                return zlib.decompress(body)
+            except zlib.error:
+                return zlib.decompress(body, -zlib.MAX_WBITS)
+        if encoding == "br":
+            import brotli
+
+            return brotli.decompress(body)
+    except Exception as e:  # noqa: BLE001 - any decoder failure means the same thing here
+        raise PayloadError(f"bad_content_encoding:{encoding}") from e
+    raise PayloadError(f"unsupported_content_encoding:{encoding}")
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def looks_like_html(body: bytes) -> bool:
+    return bool(_HTML_START.match(body[:2048].lstrip(b"\xef\xbb\xbf")))
+
+
+def declared_charset(content_type: str | None, body: bytes) -> str | None:
+    m = re.search(r"charset\s*=\s*[\"']?([\w.:-]+)", content_type or "", re.I)
+    if m:
+        return m.group(1)
+    m = _META_CHARSET.search(body[:4096])
+    return m.group(1).decode("ascii") if m else None
+
+
+def decode_text(body: bytes, declared: str | None) -> tuple[str, str]:
+    """Decode bytes to str; returns (text, how). Valid UTF-8 wins over a declaration (pages
+    mislabelled as Latin-1 are common; UTF-8 that is valid by accident is not), then the
+    declared charset, then detection, then UTF-8 with replacement characters."""
+    try:
+        return body.decode("utf-8").lstrip("\ufeff"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if declared:
+        try:
+            return body.decode(declared), "declared"
+        except (UnicodeDecodeError, LookupError):
+            pass
+    from resiliparse.parse.encoding import detect_encoding
+
+    detected = detect_encoding(body[:65536])
+    try:
+        return body.decode(detected), "detected"
+    except (UnicodeDecodeError, LookupError):
+        return body.decode("utf-8", "replace"), "replaced"

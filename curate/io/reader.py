@@ -1,0 +1,238 @@
+"""ReadDocuments: the first block of every pipeline. Streams WARC/WET/ARC archives, JSONL and
+Parquet shards from any fsspec location and yields one Document per usable record.
+
+Archive documents carry raw HTML (`metadata["content_kind"] == "html"`) for the extractor;
+WET conversions, JSONL and Parquet documents are already text. Records that cannot become
+documents are counted by reason (`skipped.<reason>` in the funnel); files that fail are
+reported in one line each and the run goes on with the next file.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+
+from datatrove.data import Document
+from datatrove.pipeline.readers.base import BaseReader
+from tqdm import tqdm
+
+from curate.io import payload
+from curate.io.archive import ArchiveParser, ArchiveRecord
+from curate.io.inputs import CountingReader, decompressed, expand_inputs, file_format, open_binary
+from curate.step import BYTES_IN, BYTES_OUT, DOCS_IN, DOCS_OUT, SKIPPED, ErrorReport, Funnel, timed, utf8_len
+
+PARQUET_COLUMNS = ("id", "url", "text", "date", "timestamp")  # FineWeb / C4 names we map
+
+
+class ReadDocuments(BaseReader):
+    """Read every input file assigned to this task (files are dealt round-robin by rank).
+
+    Args:
+        inputs: paths, directories, globs or URIs (file://, http(s)://, s3://, hf://).
+        limit: at most this many documents per task (-1: all).
+        max_record_bytes: archive records larger than this are skipped unread (`too_large`).
+        storage_options: passed to fsspec (for example an S3 endpoint or credentials).
+        text_key / id_key: field names in JSONL and Parquet inputs.
+        progress: show a per-task progress bar.
+    """
+
+    name = "read"
+    stage = "read"
+    columns: dict = {}
+
+    def __init__(
+        self,
+        inputs: list[str] | str,
+        limit: int = -1,
+        max_record_bytes: int = 20 << 20,
+        storage_options: dict | None = None,
+        text_key: str = "text",
+        id_key: str = "id",
+        progress: bool = False,
+    ):
+        super().__init__(limit=limit, text_key=text_key, id_key=id_key)
+        self.inputs = [inputs] if isinstance(inputs, str) else list(inputs)
+        self.max_record_bytes = max_record_bytes
+        self.storage_options = storage_options or {}
+        self.progress = progress
+        self.report_dir: str | None = None
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        if data:
+            yield from data
+        files = expand_inputs(self.inputs, self.storage_options)[rank::world_size]
+        funnel = Funnel()
+        errors = ErrorReport(self, self.report_dir, rank)
+        produced = 0
+        try:
+            with tqdm(desc=f"task {rank}", unit="doc", disable=not self.progress, leave=False) as bar:
+                for path in files:
+                    funnel.counts["files"] += 1
+                    for doc in timed(self._read_file(path, funnel, errors), funnel):
+                        yield doc
+                        bar.update()
+                        produced += 1
+                        if self.limit != -1 and produced >= self.limit:
+                            return
+        finally:
+            funnel.flush(self)
+            errors.save()
+
+    # -- one file -------------------------------------------------------------------------
+
+    def _read_file(self, path: str, funnel: Funnel, errors: ErrorReport):
+        fmt = file_format(path) or "archive"
+        counts = funnel.counts
+        try:
+            raw = CountingReader(open_binary(path, self.storage_options))
+        except Exception as e:  # noqa: BLE001
+            errors.add(path, f"cannot open ({type(e).__name__}: {e})")
+            return
+        gz = None
+        try:
+            if fmt == "parquet":
+                documents = self._parquet_documents(raw, path, counts)
+            else:
+                stream, gz = decompressed(raw, path)
+                if fmt == "jsonl":
+                    documents = self._jsonl_documents(stream, path, counts, errors)
+                else:
+                    documents = self._archive_documents(stream, path, counts)
+            for doc in documents:
+                counts[DOCS_OUT] += 1
+                counts[BYTES_OUT] += utf8_len(doc.text)
+                yield doc
+            if gz is not None:
+                if gz.corrupt_members:
+                    errors.add(path, f"corrupt gzip data: skipped {gz.corrupt_members} damaged member(s)")
+                if gz.truncated:
+                    errors.add(path, "truncated: the gzip stream ends inside a member")
+        except (OSError, EOFError, zlib.error, ValueError) as e:
+            errors.add(path, f"stopped reading after {counts[DOCS_IN]} records ({type(e).__name__}: {e})")
+        finally:
+            counts[BYTES_IN] += raw.bytes_read
+            raw.close()
+
+    def _archive_documents(self, stream, path: str, counts):
+        parser = ArchiveParser(stream, self.max_record_bytes)
+        try:
+            for record in parser:
+                counts[DOCS_IN] += 1
+                if record.truncated:
+                    counts["truncated_records"] += 1
+                result = self._record_to_document(record, path)
+                if isinstance(result, str):
+                    counts[SKIPPED + result] += 1
+                else:
+                    yield result
+        finally:
+            for event, n in parser.events.items():
+                counts[event] += n
+
+    def _record_to_document(self, record: ArchiveRecord, path: str) -> Document | str:
+        """A Document, or the reason the record is skipped."""
+        if record.rec_type not in ("response", "conversion", "resource"):
+            return f"record_type:{record.rec_type}"
+        if record.content is None:
+            return "too_large"
+        if record.rec_type == "conversion":  # WET: already plain text
+            text, _ = payload.decode_text(record.content, "utf-8")
+            return self._document(record, path, text, "text") if text.strip() else "empty"
+        status, http_headers, body = payload.split_http(record.content)
+        if record.rec_type == "response" and status is None and not record.is_arc:
+            return "no_http_response"
+        if status is not None and status != 200:
+            return f"http_status:{status}"
+        if "chunked" in http_headers.get("transfer-encoding", "").lower():
+            body = payload.dechunk(body)
+        try:
+            body = payload.decode_content_encoding(body, http_headers.get("content-encoding", ""))
+        except payload.PayloadError as e:
+            return str(e)
+        if not body.strip():
+            return "empty"
+        content_type = http_headers.get("content-type") or record.headers.get("arc-content-type")
+        mime = payload.media_type(content_type)
+        if mime not in payload.HTML_TYPES:
+            identified = payload.media_type(record.headers.get("warc-identified-payload-type"))
+            sniffable = mime in payload._GENERIC_TYPES or mime == "text/plain"
+            if identified not in payload.HTML_TYPES and not (sniffable and payload.looks_like_html(body)):
+                return f"not_html:{mime or 'unknown'}"
+        if b"\x00" in body[:4096]:
+            return "binary_payload"
+        text, _ = payload.decode_text(body, payload.declared_charset(content_type, body))
+        return self._document(record, path, text, "html")
+
+    def _document(self, record: ArchiveRecord, path: str, text: str, kind: str) -> Document:
+        record_id = record.record_id or f"<arc:{record.date}:{record.url}>"
+        return Document(
+            text=text,
+            id=record_id,
+            metadata={
+                "url": record.url,
+                "warc_date": record.date,
+                "warc_record_id": record.record_id,
+                "source_file": path,
+                "content_kind": kind,
+            },
+        )
+
+    def _jsonl_documents(self, stream, path: str, counts, errors: ErrorReport):
+        bad_lines = 0
+        for line_no, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            counts[DOCS_IN] += 1
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise ValueError("not an object")
+            except ValueError:
+                counts[SKIPPED + "bad_json"] += 1
+                bad_lines += 1
+                if bad_lines == 1:
+                    errors.add(path, f"line {line_no}: not a JSON object (further bad lines are only counted)")
+                continue
+            doc = self._row_document(row, path, line_no - 1)
+            if isinstance(doc, str):
+                counts[SKIPPED + doc] += 1
+            else:
+                yield doc
+
+    def _parquet_documents(self, raw, path: str, counts):
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(raw)
+        names = set(pf.schema_arrow.names)
+        if self.text_key not in names:
+            raise ValueError(f"no '{self.text_key}' column (columns: {sorted(names)})")
+        wanted = [c for c in {*PARQUET_COLUMNS, self.text_key, self.id_key} if c in names]
+        index = 0
+        for batch in pf.iter_batches(batch_size=1024, columns=sorted(wanted)):
+            for row in batch.to_pylist():
+                counts[DOCS_IN] += 1
+                doc = self._row_document(row, path, index)
+                index += 1
+                if isinstance(doc, str):
+                    counts[SKIPPED + doc] += 1
+                else:
+                    yield doc
+
+    def _row_document(self, row: dict, path: str, index: int) -> Document | str:
+        text = row.get(self.text_key)
+        if not isinstance(text, str) or not text.strip():
+            return "no_text"
+        if not text.isascii():
+            text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates from JSON escapes
+        date = row.get("date") or row.get("timestamp")
+        return Document(
+            text=text,
+            id=str(row.get(self.id_key) or f"{path}/{index}"),
+            metadata={
+                "url": row.get("url"),
+                "warc_date": str(date) if date is not None else None,
+                "warc_record_id": None,
+                "source_file": path,
+                "content_kind": "text",
+            },
+        )

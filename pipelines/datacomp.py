@@ -1,0 +1,29 @@
+"""The DataComp recipe: raw crawl -> extracted text -> language ID -> heuristic rules -> dedup
+-> model-based quality filter -> Parquet with every score as a column.
+
+    curate run pipelines/datacomp.py                                   # the embedded sample
+    curate run pipelines/datacomp.py --input s3://commoncrawl/crawl-data/CC-MAIN-2024-22/segments/.../warc/ \
+        --output out/ --tasks 64 --workers 8
+"""
+
+from curate.extract import ExtractText
+from curate.filters import LanguageFilter
+from curate.io import ReadDocuments, WriteParquet
+from curate.pipeline import RunConfig
+from curate.samples import SAMPLE_WARC
+
+EXTRACTOR = "trafilatura"  # or "resiliparse": ~15x faster, slightly noisier text
+LANGUAGES = ["en"]
+LANGUAGE_THRESHOLD = 0.65
+
+
+def build(run: RunConfig) -> list:
+    return [
+        ReadDocuments(run.inputs or [SAMPLE_WARC], limit=run.limit, progress=run.progress),
+        ExtractText(extractor=EXTRACTOR, timeout=5.0),
+        LanguageFilter(languages=LANGUAGES, threshold=LANGUAGE_THRESHOLD),
+        # heuristic rules (Gopher, C4, FineWeb) go here: issue 3
+        # exact and MinHash-LSH fuzzy dedup go here: issue 4
+        # the Wikipedia-vs-web fastText quality classifier goes here: issue 5
+        WriteParquet(run.output),
+    ]
