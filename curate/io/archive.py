@@ -33,7 +33,10 @@ class ArchiveRecord:
 
     @property
     def url(self) -> str | None:
-        return self.headers.get("warc-target-uri")
+        url = self.headers.get("warc-target-uri")
+        if url and url.startswith("<") and url.endswith(">"):
+            return url[1:-1]  # WARC/1.0's grammar put the URI in <> and wget follows it
+        return url
 
     @property
     def date(self) -> str | None:
@@ -176,14 +179,17 @@ class ArchiveParser:
         """If the declared length ended the block early, the bytes up to the next record
         header belong to it: take them (bounded), so the record is whole and the next one
         still parses."""
-        line = self._next_nonblank()
-        if not line or _is_warc_version(line):
+        extra = []  # the bytes after the declared end, kept exactly (blank lines included)
+        while (line := self.lines.readline()) and not line.strip():
+            extra.append(line)
+        if not line or _is_warc_version(line) or len(extra) >= 2:
+            # (a full blank-line separator after the block: what follows is garbage to resync past)
             self.lines.pushed = line or None
             return
         self.events["content_length_mismatch"] += 1
         record.problems.append("content_length_mismatch")
-        extra = [line]
-        size = len(line)
+        extra.append(line)
+        size = sum(map(len, extra))
         while True:
             line = self.lines.readline()
             if not line:
@@ -194,7 +200,7 @@ class ArchiveParser:
             if size < self.max_content_bytes:
                 extra.append(line)
                 size += len(line)
-        record.content = record.content + b"\r\n" + b"".join(extra)
+        record.content = record.content + b"".join(extra)
 
     def _read_arc(self, line: bytes, headers: dict[str, str]) -> ArchiveRecord:
         length = int(headers["content-length"])

@@ -28,6 +28,7 @@ class ResilientGzipReader(io.RawIOBase):
         self._pos = 0
         self._dec = None
         self._eof = False
+        self._skipping_bad = False  # the bytes up to the next header belong to a counted member
 
     def readable(self) -> bool:
         return True
@@ -53,8 +54,9 @@ class ResilientGzipReader(io.RawIOBase):
                         return
                     self._pending += more
                     continue
-                if start > 0:
-                    self.corrupt_members += 1
+                if start > 0 and not self._skipping_bad:
+                    self.corrupt_members += 1  # garbage that is no member at all
+                self._skipping_bad = False
                 self._pending = self._pending[start:]
                 self._dec = zlib.decompressobj(16 + zlib.MAX_WBITS)
             data, self._pending = self._pending, b""
@@ -63,6 +65,7 @@ class ResilientGzipReader(io.RawIOBase):
             except zlib.error:
                 # resynchronise after this member's header
                 self.corrupt_members += 1
+                self._skipping_bad = True
                 self._dec = None
                 self._pending = data[1:]
                 continue

@@ -82,6 +82,15 @@ class CountingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return self.raw.seekable()  # Parquet reads its footer first
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
     def readinto(self, buffer) -> int:
         data = self.raw.read(len(buffer))
         n = len(data)

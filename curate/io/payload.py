@@ -80,6 +80,8 @@ def decode_content_encoding(body: bytes, encoding: str) -> bytes:
 
             return brotli.decompress(body)
     except Exception as e:  # noqa: BLE001 - any decoder failure means the same thing here
+        if body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
+            return body  # stored already decoded, header kept (Nutch: CC-MAIN-2014, ClueWeb09)
         raise PayloadError(f"bad_content_encoding:{encoding}") from e
     raise PayloadError(f"unsupported_content_encoding:{encoding}")
 

@@ -89,6 +89,7 @@ class ReadDocuments(BaseReader):
             errors.add(path, f"cannot open ({type(e).__name__}: {e})")
             return
         gz = None
+        records_before, truncated_before = counts[DOCS_IN], counts["truncated_records"]
         try:
             if fmt == "parquet":
                 documents = self._parquet_documents(raw, path, counts)
@@ -102,13 +103,20 @@ class ReadDocuments(BaseReader):
                 counts[DOCS_OUT] += 1
                 counts[BYTES_OUT] += utf8_len(doc.text)
                 yield doc
-            if gz is not None:
-                if gz.corrupt_members:
-                    errors.add(path, f"corrupt gzip data: skipped {gz.corrupt_members} damaged member(s)")
-                if gz.truncated:
-                    errors.add(path, "truncated: the gzip stream ends inside a member")
+            problems = []  # reported as one line per file
+            if gz is not None and gz.corrupt_members:
+                problems.append(f"corrupt gzip data: skipped {gz.corrupt_members} damaged member(s)")
+            if gz is not None and gz.truncated:
+                problems.append("truncated: the gzip stream ends inside a member")
+            elif counts["truncated_records"] > truncated_before:
+                problems.append("truncated: the file ends inside a record")
+            if not problems and fmt == "archive" and counts[DOCS_IN] == records_before:
+                problems.append("empty file" if not raw.bytes_read else "not an archive: no WARC/ARC record found")
+            if problems:
+                errors.add(path, "; ".join(problems))
         except (OSError, EOFError, zlib.error, ValueError) as e:
-            errors.add(path, f"stopped reading after {counts[DOCS_IN]} records ({type(e).__name__}: {e})")
+            read_here = counts[DOCS_IN] - records_before
+            errors.add(path, f"stopped reading after {read_here} records ({type(e).__name__}: {e})")
         finally:
             counts[BYTES_IN] += raw.bytes_read
             raw.close()
