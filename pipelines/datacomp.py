@@ -7,7 +7,8 @@
 """
 
 from curate.extract import ExtractText
-from curate.filters import LanguageFilter
+from curate.filters import (C4Quality, FineWebQuality, GopherQuality, GopherRepetition, LanguageFilter,
+                            RefinedWebQuality)
 from curate.io import ReadDocuments, WriteParquet
 from curate.pipeline import RunConfig
 from curate.samples import SAMPLE_WARC
@@ -15,6 +16,7 @@ from curate.samples import SAMPLE_WARC
 EXTRACTOR = "trafilatura"  # or "resiliparse": ~15x faster, slightly noisier text
 LANGUAGES = ["en"]
 LANGUAGE_THRESHOLD = 0.65
+ANNOTATE_ONLY = False  # True: keep every document, write the rule sets' columns, filter later in SQL
 
 
 def build(run: RunConfig) -> list:
@@ -22,7 +24,12 @@ def build(run: RunConfig) -> list:
         ReadDocuments(run.inputs or [SAMPLE_WARC], limit=run.limit, progress=run.progress),
         ExtractText(extractor=EXTRACTOR, timeout=5.0),
         LanguageFilter(languages=LANGUAGES, threshold=LANGUAGE_THRESHOLD),
-        # heuristic rules (Gopher, C4, FineWeb) go here: issue 3
+        # heuristic rules, published thresholds; one shared feature pass (docs/heuristics.md)
+        GopherRepetition(annotate_only=ANNOTATE_ONLY),
+        GopherQuality(annotate_only=ANNOTATE_ONLY),
+        C4Quality(annotate_only=ANNOTATE_ONLY),
+        FineWebQuality(annotate_only=ANNOTATE_ONLY),
+        RefinedWebQuality(annotate_only=ANNOTATE_ONLY),
         # exact and MinHash-LSH fuzzy dedup go here: issue 4
         # the Wikipedia-vs-web fastText quality classifier goes here: issue 5
         WriteParquet(run.output),
