@@ -4,6 +4,7 @@ statistics' values asserted. (Agreement with datatrove's filters: test_heuristic
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from datatrove.data import Document
@@ -13,6 +14,7 @@ from curate.filters.heuristics import (C4Quality, FineWebQuality, GopherQuality,
 from curate.filters.heuristics.features import Features
 from curate.filters.heuristics.tokenizer import VOCAB
 
+REPO = Path(__file__).resolve().parent.parent
 SENTENCE = "The quick brown fox jumps over the lazy dog and then it runs away with the cat."  # 17 words
 
 
@@ -208,3 +210,23 @@ def test_real_documents(shared_data):
     assert (m["c4_lines"], m["c4_kept_lines"], m["c4_sentences"]) == (16, 16, 19)
     assert (m["fineweb_line_punct_ratio"], m["fineweb_short_line_ratio"]) == (0.875, 0.0625)
     assert m["fineweb_list_ratio"] == pytest.approx(15 / 326)
+
+
+# ---- the DataComp recipe
+def test_datacomp_pipeline_runs_rules_after_language_id(lid_model, monkeypatch):
+    from curate.filters import LanguageFilter
+    from curate.io import WriteParquet
+    from curate.pipeline import RunConfig, load_pipeline
+
+    monkeypatch.setenv("CURATE_LID_MODEL", lid_model)
+    steps = load_pipeline(str(REPO / "pipelines" / "datacomp.py")).build(RunConfig())
+    kinds = [type(step).__name__ for step in steps]
+    rules = ["GopherRepetition", "GopherQuality", "C4Quality", "FineWebQuality", "RefinedWebQuality"]
+    assert kinds[kinds.index("LanguageFilter") + 1:kinds.index("WriteParquet")][:5] == rules
+    docs = steps[0].run()
+    for step in steps[1:-1]:
+        docs = step.run(docs)
+    kept = list(docs)
+    assert isinstance(steps[-1], WriteParquet) and isinstance(steps[2], LanguageFilter)
+    assert len(kept) >= 5 and all(doc.metadata["language"] == "en" for doc in kept)  # the sample's English articles pass
+    assert all(doc.metadata["gopher_quality_words"] >= 50 for doc in kept)
