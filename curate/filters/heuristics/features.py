@@ -46,7 +46,7 @@ class Features:
     def __init__(self, text: str, language: str = "en"):
         self.text = text
         self.language = language
-        self._ngrams: dict[int, np.ndarray] = {}
+        self._ngrams: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._top: dict[int, int] = {}
         self._dup: dict[int, int] = {}
 
@@ -86,47 +86,57 @@ class Features:
     def alpha_words(self) -> int:
         return int(np.count_nonzero(VOCAB.alpha[self.word_ids]))
 
-    @cached_property
-    def word_set(self) -> frozenset[str]:
-        words = VOCAB.words
-        return frozenset(words[i] for i in set(self.word_ids.tolist()))
-
     def stop_words(self, stop_words: frozenset[str]) -> int:
         """How many distinct words of `stop_words` occur (case-sensitive, like datatrove)."""
-        return len(stop_words & self.word_set)
+        ids = [i for i in map(VOCAB.ids.get, stop_words) if i is not None]
+        return int(np.isin(ids, self.word_ids).sum()) if ids else 0
 
-    # ---- word n-grams (exact ids: an n-gram id is the rank of (its (n-1)-gram id, last word id))
-    def ngram_ids(self, n: int) -> np.ndarray:
-        ids = self._ngrams.get(n)
-        if ids is None:
+    # ---- word n-grams
+    def repeats(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, ids) of the n-grams that occur more than once, positions ascending; every
+        other n-gram occurs once. Ids are exact: an n-gram is the pair of the (n-1)-grams at p and
+        p+1, and only repeated (n-1)-grams can make a repeated n-gram, so each level only ranks
+        the few pairs where both halves repeat."""
+        found = self._ngrams.get(n)
+        if found is None:
             if n == 1:
                 ids = np.unique(self.word_ids, return_inverse=True)[1].astype(np.int64)
-            elif self.n_words < n:
-                ids = np.zeros(0, dtype=np.int64)
+                positions = np.flatnonzero(np.bincount(ids)[ids] > 1) if len(ids) else ids
+                found = positions, ids[positions]
             else:
-                prev, first = self.ngram_ids(n - 1), self.ngram_ids(1)
-                pairs = prev[:-1] * (int(first.max()) + 1) + first[n - 1:]
-                ids = np.unique(pairs, return_inverse=True)[1].astype(np.int64)
-            self._ngrams[n] = ids
-        return ids
+                positions, ids = self.repeats(n - 1)
+                rank = np.full(self.n_words + 1, -1, dtype=np.int64)
+                rank[positions] = ids
+                both = positions[rank[positions + 1] >= 0]
+                if len(both):
+                    pairs = rank[both] * (int(ids.max()) + 1) + rank[both + 1]
+                    _, inverse, counts = np.unique(pairs, return_inverse=True, return_counts=True)
+                    repeated = counts[inverse] > 1
+                    found = both[repeated], inverse[repeated].astype(np.int64)
+                else:
+                    found = both, both
+            self._ngrams[n] = found
+        return found
 
     @cached_property
     def _length_cumsum(self) -> np.ndarray:
         return np.concatenate(([0], np.cumsum(self.word_lengths)))
 
+    def _chars(self, position: int, n: int) -> int:
+        return int(self._length_cumsum[position + n] - self._length_cumsum[position])
+
     def top_ngram_chars(self, n: int) -> int:
         """Characters of the most frequent n-gram (words joined by spaces) times its count;
         ties go to the n-gram seen first, like Counter.most_common(1)."""
         if n not in self._top:
-            ids = self.ngram_ids(n)
-            value = 0
-            if len(ids):
+            positions, ids = self.repeats(n)
+            if len(positions):
                 counts = np.bincount(ids)
                 best = int(counts.max())
-                pos = int(np.argmax(counts[ids] == best))
-                chars = int(self._length_cumsum[pos + n] - self._length_cumsum[pos]) + n - 1
-                value = chars * best
-            self._top[n] = value
+                first = int(positions[np.argmax(counts[ids] == best)])
+                self._top[n] = (self._chars(first, n) + n - 1) * best
+            else:  # every n-gram occurs once: the first one wins
+                self._top[n] = self._chars(0, n) + n - 1 if self.n_words >= n else 0
         return self._top[n]
 
     def dup_ngram_chars(self, n: int) -> int:
@@ -134,26 +144,22 @@ class Features:
         left-to-right scan that skips past each repeat. Only positions of n-grams occurring
         more than once can repeat, so the scan visits just those."""
         if n not in self._dup:
-            ids = self.ngram_ids(n)
+            positions, ids = self.repeats(n)
             total = 0
-            if len(ids):
-                counts = np.bincount(ids)
-                candidates = np.flatnonzero(counts[ids] > 1)
-                if len(candidates):
-                    cum = self._length_cumsum
-                    chars = (cum[candidates + n] - cum[candidates]).tolist()
-                    grams = ids[candidates].tolist()
-                    seen: set[int] = set()
-                    idx = 0
-                    for p, gram, c in zip(candidates.tolist(), grams, chars):
-                        if p < idx:
-                            continue
-                        if gram in seen:
-                            total += c
-                            idx = p + n
-                        else:
-                            seen.add(gram)
-                            idx = p + 1
+            if len(positions):
+                cum = self._length_cumsum
+                chars = (cum[positions + n] - cum[positions]).tolist()
+                seen: set[int] = set()
+                idx = 0
+                for p, gram, c in zip(positions.tolist(), ids.tolist(), chars):
+                    if p < idx:
+                        continue
+                    if gram in seen:
+                        total += c
+                        idx = p + n
+                    else:
+                        seen.add(gram)
+                        idx = p + 1
             self._dup[n] = total
         return self._dup[n]
 

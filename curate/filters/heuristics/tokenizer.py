@@ -25,7 +25,7 @@ import numpy as np
 from datatrove.utils.text import PUNCTUATION_SET
 
 _RULES = json.loads(Path(__file__).with_name("spacy_en.json").read_text(encoding="utf-8"))
-_PREFIX = re.compile(_RULES["prefix"]).search
+_PREFIX = re.compile(_RULES["prefix"]).match  # every alternative starts with ^: match == search
 _SUFFIX = re.compile(_RULES["suffix"]).search
 _INFIX = re.compile(_RULES["infix"]).finditer
 _URL = re.compile(_RULES["url"]).match
