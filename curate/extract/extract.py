@@ -17,9 +17,13 @@ EXTRACTORS = ("trafilatura", "resiliparse")
 
 def trafilatura_extract(html: str) -> str:
     import trafilatura
+    from trafilatura.deduplication import LRU_SIZE, LRUCache
 
-    # the same options as datatrove's Trafilatura block, so results are comparable
-    return trafilatura.extract(html, favor_precision=True, include_comments=False, deduplicate=True) or ""
+    # the same options as datatrove's Trafilatura block, so results are comparable, except that
+    # repeated segments are counted per page: trafilatura's default cache is process-global, so
+    # a page's text would depend on the pages the same worker extracted before it
+    return trafilatura.extract(html, favor_precision=True, include_comments=False,
+                               deduplicate=LRUCache(maxsize=LRU_SIZE)) or ""
 
 
 def resiliparse_extract(html: str) -> str:

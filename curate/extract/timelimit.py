@@ -14,8 +14,9 @@ import threading
 from datatrove.utils.logging import logger
 
 
-class TimeLimitExceeded(Exception):
-    pass
+class TimeLimitExceeded(BaseException):
+    """Not an Exception: extractors catch Exception in their fallbacks (trafilatura does), and
+    would swallow the limit and return a half-done page's text instead of stopping."""
 
 
 def _raise(signum, frame):

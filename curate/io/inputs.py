@@ -42,7 +42,14 @@ def expand_inputs(uris: list[str], storage_options: dict | None = None) -> list[
 def _expand_one(uri: str, storage_options: dict) -> list[str]:
     protocol = uri.split("://", 1)[0] if "://" in uri else "file"
     if protocol in _REMOTE_STREAM:
-        return [uri]  # plain HTTP has no listing: a URL names one file
+        # plain HTTP has no listing: a URL names one file; ask for it now (HEAD), so a wrong
+        # URL or an unreachable server is one clear error rather than an empty run
+        try:
+            fsspec.filesystem(protocol, **storage_options).info(uri)
+        except Exception as e:  # noqa: BLE001 - aiohttp and fsspec raise many types
+            cause = e.__cause__ or e  # fsspec says FileNotFoundError for refused connections too
+            raise InputError(f"{uri}: cannot read ({type(cause).__name__}: {cause})") from None
+        return [uri]
     try:
         fs, path = url_to_fs(uri, **storage_options)
     except (ImportError, ValueError) as e:
@@ -69,7 +76,12 @@ def _expand_one(uri: str, storage_options: dict) -> list[str]:
 
 def open_binary(uri: str, storage_options: dict | None = None) -> BinaryIO:
     """Open a file for streaming reads (remote files are fetched in blocks as they are read)."""
-    return fsspec.open(uri, "rb", **(storage_options or {})).open()
+    options = dict(storage_options or {})
+    if uri.split("://", 1)[0] in _REMOTE_STREAM:
+        # one streamed GET: reads are sequential, and block reads need Range support, which
+        # many servers (python -m http.server among them) lack
+        options.setdefault("block_size", 0)
+    return fsspec.open(uri, "rb", **options).open()
 
 
 class CountingReader(io.RawIOBase):
