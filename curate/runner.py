@@ -24,8 +24,10 @@ def build_executor(steps: list, run: RunConfig, executor: str, tasks: int, worke
         from datatrove.executor.ray import RayPipelineExecutor
 
         if not ray.is_initialized():
-            # RAY_ADDRESS (if set) names an existing cluster; otherwise a local one starts
-            ray.init(address=os.environ.get("RAY_ADDRESS") or None, include_dashboard=False,
+            # RAY_ADDRESS (if set) names an existing cluster ("auto": the one `ray start` started on
+            # this machine); otherwise a new local one starts. Not address=None: that would join a
+            # cluster found in /tmp/ray, and ray.init refuses num_cpus when joining one
+            ray.init(address=os.environ.get("RAY_ADDRESS") or "local", include_dashboard=False,
                      log_to_driver=False, **({} if os.environ.get("RAY_ADDRESS") else {"num_cpus": workers}))
         if module is not None:
             import cloudpickle
