@@ -42,8 +42,13 @@ def split_chunk(string: str) -> list[str]:
         return special
     if string.isalpha():  # no affix or infix rule matches letters only
         return [string]
-    if string[:-1].isalpha() and string[-1] in ",;:!?":  # "word," (checked against the full rules in tests)
-        return [*SPECIALS.get(string[:-1], (string[:-1],)), string[-1]]
+    # common shapes, checked against the full rules in tests: "word," and "word."
+    head, last = string[:-1], string[-1]
+    if head.isalpha():
+        if last in ",;:!?":
+            return [*SPECIALS.get(head, (head,)), last]
+        if last == "." and head not in SPECIALS:  # the "." suffix rule looks 2 characters back
+            return [head, "."] if _SUFFIX(string[-3:]) else [string]
     return _apply_special_cases(_split_affixes(string, SPECIALS))
 
 
@@ -113,11 +118,14 @@ def _special_patterns() -> tuple[dict, int]:
 
 
 _PATTERNS, _MAX_PATTERN = _special_patterns()
+_FIRST_TOKENS = frozenset(pattern[0] for pattern in _PATTERNS)
 
 
 def _apply_special_cases(tokens: list[str]) -> list[str]:
     """spaCy's Tokenizer._apply_special_cases: a run of tokens that spells a special case the way
     the affix rules split it is replaced by the special case's tokens (longest runs first)."""
+    if _FIRST_TOKENS.isdisjoint(tokens):
+        return tokens
     matches = [(start, end) for start in range(len(tokens))
                for end in range(start + 1, min(len(tokens), start + _MAX_PATTERN) + 1)
                if tuple(tokens[start:end]) in _PATTERNS]
@@ -155,7 +163,11 @@ class _Chunks(dict):
         self.vocab = vocab
 
     def __missing__(self, chunk: str) -> tuple[int, ...]:
-        ids = tuple(self.vocab.intern(w) for w in split_chunk(chunk) if w.strip())
+        intern = self.vocab.intern
+        if chunk.isalpha() and chunk not in SPECIALS:
+            ids = (intern(chunk),)
+        else:
+            ids = tuple(map(intern, split_chunk(chunk)))  # chunks hold no whitespace, nor do tokens
         self[chunk] = ids
         return ids
 
@@ -172,6 +184,7 @@ class Vocabulary:
         self.ids: dict[str, int] = {}
         self.words: list[str] = []
         self.chunks = _Chunks(self)
+        self._new: list[tuple] = []  # (length, word-like, alpha) of words not yet in the arrays
         self.kinds: list[int] = []  # per word: 2 ends a sentence, 1 other punctuation, 0 other
         self.step_codes = _StepCodes(self)
         self._length = np.zeros(1024, dtype=np.int64)
@@ -186,14 +199,12 @@ class Vocabulary:
         if i is None:
             i = self.ids[word] = len(self.words)
             self.words.append(word)
-            self.kinds.append(0 if word.isalnum() else 2 if word in SENTENCE_PUNCT else 1 if is_punct(word) else 0)
-            if i >= len(self._length):
-                self._length = np.resize(self._length, 2 * i)
-                self._word_like = np.resize(self._word_like, 2 * i)
-                self._alpha = np.resize(self._alpha, 2 * i)
-            self._length[i] = len(word)
-            self._word_like[i] = not _PUNCTUATION.issuperset(word)
-            self._alpha[i] = word.isalpha() or any(map(str.isalpha, word))
+            if word.isalpha():
+                self._new.append((len(word), True, True))
+                self.kinds.append(0)
+            else:
+                self._new.append((len(word), not _PUNCTUATION.issuperset(word), any(map(str.isalpha, word))))
+                self.kinds.append(0 if word.isalnum() else 2 if word in SENTENCE_PUNCT else 1 if is_punct(word) else 0)
         return i
 
     def word_ids(self, text: str) -> np.ndarray:
@@ -201,8 +212,15 @@ class Vocabulary:
         if len(self.chunks) + len(self.words) + len(self.step_codes) > self.MAX_ENTRIES:
             self.reset()
         ids = np.fromiter(chain.from_iterable(map(self.chunks.__getitem__, text.split())), dtype=np.int64)
-        n = len(self.words)
-        self.length, self.word_like, self.alpha = self._length[:n], self._word_like[:n], self._alpha[:n]
+        if self._new:  # move the new words' attributes into the arrays, in one go
+            n, old = len(self.words), len(self.words) - len(self._new)
+            if n > len(self._length):
+                size = max(n, 2 * len(self._length))
+                self._length, self._word_like, self._alpha = (np.resize(a, size) for a in (self._length, self._word_like, self._alpha))
+            lengths, word_like, alpha = zip(*self._new)
+            self._length[old:n], self._word_like[old:n], self._alpha[old:n] = lengths, word_like, alpha
+            self._new.clear()
+            self.length, self.word_like, self.alpha = self._length[:n], self._word_like[:n], self._alpha[:n]
         return ids
 
     def words_of(self, text: str) -> list[str]:
@@ -247,6 +265,9 @@ class _StepCodes(dict):
         self[_LINE_BREAK] = 0  # sets "not seen", no new sentence
 
     def __missing__(self, chunk: str) -> int:
+        if chunk.isalnum() or (chunk[:-1].isalnum() and chunk[-1] in ",;:"):
+            code = self[chunk] = 1 << 18  # a word (and a comma): ends a sentence seen before it
+            return code
         new0, out0, new1, out1 = self.vocab.sentence_step(chunk)
         passes = (out0, out1) == (False, True)
         code = self[chunk] = passes | (out1 << 1) | (min(new0, 0xFFFF) << 2) | (new1 << 18)
