@@ -104,19 +104,23 @@ class Features:
                 positions = np.flatnonzero(np.bincount(ids)[ids] > 1) if len(ids) else ids
                 found = positions, ids[positions]
             else:
-                positions, ids = self.repeats(n - 1)
-                rank = np.full(self.n_words + 1, -1, dtype=np.int64)
-                rank[positions] = ids
-                both = positions[rank[positions + 1] >= 0]
-                if len(both):
-                    pairs = rank[both] * (int(ids.max()) + 1) + rank[both + 1]
-                    _, inverse, counts = np.unique(pairs, return_inverse=True, return_counts=True)
-                    repeated = counts[inverse] > 1
-                    found = both[repeated], inverse[repeated].astype(np.int64)
-                else:
-                    found = both, both
+                found = self._extend(*self.repeats(n - 1))
             self._ngrams[n] = found
         return found
+
+    def _extend(self, positions: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Repeated n-grams from the repeated (n-1)-grams (positions, ids)."""
+        if len(positions) < 2:
+            return positions[:0], ids[:0]
+        rank = np.full(self.n_words + 1, -1, dtype=np.int64)
+        rank[positions] = ids
+        both = positions[rank[positions + 1] >= 0]  # the (n-1)-grams at p and p+1 both repeat
+        if not len(both):
+            return both, both
+        pairs = rank[both] * (int(ids.max()) + 1) + rank[both + 1]
+        _, inverse, counts = np.unique(pairs, return_inverse=True, return_counts=True)
+        repeated = counts[inverse] > 1
+        return both[repeated], inverse[repeated].astype(np.int64)
 
     @cached_property
     def _length_cumsum(self) -> np.ndarray:

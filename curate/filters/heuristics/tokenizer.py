@@ -26,7 +26,18 @@ from datatrove.utils.text import PUNCTUATION_SET
 
 _RULES = json.loads(Path(__file__).with_name("spacy_en.json").read_text(encoding="utf-8"))
 _PREFIX = re.compile(_RULES["prefix"]).match  # every alternative starts with ^: match == search
-_SUFFIX = re.compile(_RULES["suffix"]).search
+_SUFFIX_RE = re.compile(_RULES["suffix"])
+_SUFFIX_SPAN = 8  # longer than any fixed-length suffix rule ("km/h", "US$"); lookbehinds see further back
+
+
+def _SUFFIX(string: str):
+    """The suffix rule's match: every rule ends at $, so searching from 8 characters before the
+    end finds it, unless it starts right there (only the `\\.\\.+` rule can reach further back)."""
+    start = len(string) - _SUFFIX_SPAN
+    if start <= 0:
+        return _SUFFIX_RE.search(string)
+    m = _SUFFIX_RE.search(string, start)
+    return _SUFFIX_RE.search(string) if m is not None and m.start() == start else m
 _INFIX = re.compile(_RULES["infix"]).finditer
 _URL = re.compile(_RULES["url"]).match
 SPECIALS: dict[str, list[str]] = _RULES["special_cases"]
