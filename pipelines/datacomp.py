@@ -6,6 +6,9 @@
         --output out/ --tasks 64 --workers 8
 """
 
+import os
+
+from curate.dedup import MinHashConfig, dedup_steps
 from curate.extract import ExtractText
 from curate.filters import (C4Quality, FineWebQuality, GopherQuality, GopherRepetition, LanguageFilter,
                             RefinedWebQuality)
@@ -16,6 +19,7 @@ from curate.samples import SAMPLE_WARC
 EXTRACTOR = "trafilatura"  # or "resiliparse": ~15x faster, slightly noisier text
 LANGUAGES = ["en"]
 LANGUAGE_THRESHOLD = 0.65
+DEDUP_THRESHOLD = 0.8
 ANNOTATE_ONLY = False  # True: keep every document, write the rule sets' columns, filter later in SQL
 
 
@@ -30,7 +34,9 @@ def build(run: RunConfig) -> list:
         C4Quality(annotate_only=ANNOTATE_ONLY),
         FineWebQuality(annotate_only=ANNOTATE_ONLY),
         RefinedWebQuality(annotate_only=ANNOTATE_ONLY),
-        # exact and MinHash-LSH fuzzy dedup go here: issue 4
+        # exact, then MinHash-LSH fuzzy dedup (Jaccard >= 0.8 on word 5-grams), across all tasks: the
+        # runner runs the steps up to here, then one clustering task, then the rest (curate/dedup/steps.py)
+        *dedup_steps(os.path.join(run.output, "_dedup"), exact=True, fuzzy=MinHashConfig(threshold=DEDUP_THRESHOLD)),
         # the Wikipedia-vs-web fastText quality classifier goes here: issue 5
         WriteParquet(run.output),
     ]

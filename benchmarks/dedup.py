@@ -1,0 +1,379 @@
+"""Dedup benchmark: quality, signature speed and a scale run. The last stdout line is one JSON object.
+
+    python benchmarks/dedup.py --quick          # quality + signature speed, under a minute
+    python benchmarks/dedup.py                  # + the 1,000,000-document scale run (`curate run`)
+
+(a) quality: real documents from ../shared/data (DCLM, C4/CCNet/RedPajama, Wikipedia) plus planted
+    near-duplicates of each (word edits, insertions, boilerplate changes, reordered paragraphs),
+    clustered by curate (its three dedup stages), datasketch MinHashLSH and datatrove's 4-stage
+    MinhashDedup, all with the same num_perm, bands x rows and word 5-grams under the same text
+    normalisation. Predicted pairs: every pair in one cluster. True pairs: pairs whose exact Jaccard
+    of 5-gram sets is >= 0.8, among the planted families and every pair any method predicted.
+(b) signatures: documents/s from text to MinHash signature, same documents, one process:
+    curate (batched numpy), datasketch MinHash.bulk (after normalising and shingling in Python),
+    datatrove MinhashDedupSignature (spaCy word tokeniser; get_shingles + get_signature).
+(c) scale: SCALE_DOCS documents of mutated real text (random word windows of the real documents
+    with 20% of the words replaced, then 20% near copies and 5% exact copies of earlier ones),
+    written as Parquet, then `curate run` of read -> dedup -> write with --tasks/--workers:
+    wall time and peak RSS of the whole process tree (sampled from /proc every 0.2 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from curate.dedup import MinHashConfig, MinHasher  # noqa: E402
+from curate.dedup.normalise import normalise  # noqa: E402
+from curate.dedup.planted import KINDS, jaccard_exact, mutate, shingle_set  # noqa: E402
+
+SOURCES = ["web-text/dclm-quality-labelled-499.jsonl", "web-text/c4-ccnet-redpajama-samples.jsonl",
+           "wikipedia/enwiki-2016-sample.jsonl", "wikipedia/wikitext2-valid.jsonl"]
+RATES = {"word_edits": (0.0, 0.06), "insertions": (0.0, 0.06), "boilerplate": (0.0, 0.5), "reorder": (0.0, 1.0)}
+
+
+def load_texts(data: Path, quick: bool) -> list[str]:
+    texts = []
+    for source in SOURCES:
+        with open(data / source) as f:
+            texts += [json.loads(line)["text"] for line in f if line.strip()]
+    texts = [t for t in texts if len(t.split()) >= 20]
+    if quick:
+        texts = [t for t in texts if len(t.split()) < 1500][:300]
+    return texts
+
+
+def planted_set(texts: list[str], seed: int = 0) -> tuple[list[str], list[int]]:
+    """Each real document, then 0-3 mutated copies of it; returns texts and family per text."""
+    rng = random.Random(seed)
+    docs, family = [], []
+    for f, base in enumerate(texts):
+        docs.append(base)
+        family.append(f)
+        for _ in range(rng.choice([0, 1, 2, 3])):
+            kind = rng.choice(KINDS)
+            docs.append(mutate(base, rng, kind, rng.uniform(*RATES[kind])))
+            family.append(f)
+    order = list(range(len(docs)))
+    rng.shuffle(order)
+    return [docs[i] for i in order], [family[i] for i in order]
+
+
+def cluster_pairs(labels: dict[int, object]) -> set[tuple[int, int]]:
+    groups: dict = {}
+    for doc, label in labels.items():
+        groups.setdefault(label, []).append(doc)
+    return {tuple(sorted(p)) for members in groups.values() for p in itertools.combinations(members, 2)}
+
+
+def components(n: int, pairs) -> dict[int, int]:
+    parent = list(range(n))
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {i: find(i) for i in range(n)}
+
+
+# -- the three methods -----------------------------------------------------------------------
+
+
+def curate_clusters(docs: list[str], config: MinHashConfig, work: str, tasks: int = 1) -> dict[int, object]:
+    """curate's three stages, in process: signatures per task, clusters, then the cluster table."""
+    import pyarrow.parquet as pq
+    from datatrove.data import Document
+
+    from curate.dedup import DedupClusters, DedupSignatures
+
+    share = [list(range(r, len(docs), tasks)) for r in range(tasks)]
+    for rank, mine in enumerate(share):
+        step = DedupSignatures(work, exact=True, fuzzy=config)
+        for _ in step.run((Document(text=docs[i], id=f"{i:07d}") for i in mine), rank, tasks):
+            pass
+    DedupClusters(work, exact=True, fuzzy=config).cluster(__import__("curate.step").step.Funnel())
+    labels = {}
+    for rank, mine in enumerate(share):
+        table = pq.read_table(os.path.join(work, "clusters", f"{rank:05d}.parquet")).to_pydict()
+        for row, kept in zip(table["row"], table["kept_id"]):
+            labels[mine[row]] = kept
+    return labels
+
+
+def datasketch_clusters(docs: list[str], config: MinHashConfig) -> dict[int, object]:
+    from datasketch import MinHash, MinHashLSH
+
+    lsh = MinHashLSH(num_perm=config.num_perm, params=(config.bands, config.rows))
+    hashes = MinHash.bulk([[" ".join(s).encode() for s in shingle_set(t, config.n_grams)] for t in docs],
+                          num_perm=config.num_perm)
+    for i, m in enumerate(hashes):
+        lsh.insert(i, m)
+    pairs = {(i, j) for i, m in enumerate(hashes) for j in lsh.query(m) if j != i}
+    roots = components(len(docs), pairs)
+    sizes: dict = {}
+    for r in roots.values():
+        sizes[r] = sizes.get(r, 0) + 1
+    return {i: r for i, r in roots.items() if sizes[r] > 1}
+
+
+def datatrove_clusters(docs: list[str], config: MinHashConfig, work: str) -> dict[int, object]:
+    import struct
+
+    from datatrove.data import Document
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,
+                                                  MinhashDedupSignature)
+    from datatrove.utils.hashing import HashConfig
+
+    dt_config = MinhashConfig(n_grams=config.n_grams, num_buckets=config.bands, hashes_per_bucket=config.rows,
+                              hash_config=HashConfig(precision=64))
+
+    def reader(data, rank=0, world_size=1):
+        for i, text in enumerate(docs):
+            yield Document(text=text, id=str(i))
+
+    quiet = dict(logging_dir=None, skip_completed=False)
+    LocalPipelineExecutor([reader, MinhashDedupSignature(f"{work}/sigs", config=dt_config)], tasks=1, **quiet).run()
+    LocalPipelineExecutor([MinhashDedupBuckets(f"{work}/sigs", f"{work}/buckets", config=dt_config)],
+                          tasks=config.bands, workers=1, **quiet).run()
+    LocalPipelineExecutor([MinhashDedupCluster(f"{work}/buckets", f"{work}/clusters", config=dt_config,
+                                               save_cluster_id=True)], tasks=1, **quiet).run()
+    labels = {}
+    path = Path(work) / "clusters" / "000000.clusters"
+    if path.exists():
+        data = path.read_bytes()
+        for doc, cluster in struct.iter_unpack("<2I", data):
+            labels[doc] = cluster
+    return labels
+
+
+# -- measurements ----------------------------------------------------------------------------
+
+
+def quality(docs: list[str], family: list[int], config: MinHashConfig, threshold: float) -> dict:
+    with tempfile.TemporaryDirectory() as work:
+        predicted = {"curate": cluster_pairs(curate_clusters(docs, config, f"{work}/curate", tasks=3)),
+                     "datasketch": cluster_pairs(datasketch_clusters(docs, config))}
+        try:
+            predicted["datatrove"] = cluster_pairs(datatrove_clusters(docs, config, f"{work}/datatrove"))
+        except ImportError as e:  # spaCy missing
+            print(f"datatrove skipped: {e}", file=sys.stderr)
+    shingles = [shingle_set(t, config.n_grams) for t in docs]
+
+    def jac(a, b):
+        sa, sb = shingles[a], shingles[b]
+        return len(sa & sb) / len(sa | sb) if sa or sb else 1.0
+
+    by_family: dict = {}
+    for i, f in enumerate(family):
+        by_family.setdefault(f, []).append(i)
+    candidates = {tuple(sorted(p)) for m in by_family.values() for p in itertools.combinations(m, 2)}
+    candidates |= set().union(*predicted.values())
+    truth = {p for p in candidates if jac(*p) >= threshold}
+    out = {"quality_docs": len(docs), "quality_true_pairs": len(truth)}
+    for name, pairs in predicted.items():
+        hit = len(pairs & truth)
+        prefix = "" if name == "curate" else f"{name}_"
+        out[f"{prefix}precision"] = round(hit / len(pairs), 4) if pairs else 1.0
+        out[f"{prefix}recall"] = round(hit / len(truth), 4) if truth else 1.0
+        out[f"{prefix}predicted_pairs"] = len(pairs)
+    return out
+
+
+def signature_speed(docs: list[str], config: MinHashConfig, datatrove_docs: int) -> dict:
+    from datasketch import MinHash
+
+    hasher = MinHasher(num_perm=config.num_perm, n_grams=config.n_grams)
+    hasher.signatures(docs[:50])  # warm up
+    start = time.perf_counter()
+    for i in range(0, len(docs), 512):
+        hasher.signatures(docs[i:i + 512])
+    ours = len(docs) / (time.perf_counter() - start)
+
+    start = time.perf_counter()
+    MinHash.bulk([[" ".join(s).encode() for s in shingle_set(t, config.n_grams)] for t in docs],
+                 num_perm=config.num_perm)
+    theirs = len(docs) / (time.perf_counter() - start)
+    out = {"signature_docs": len(docs), "signature_docs_per_s": round(ours, 1),
+           "datasketch_signature_docs_per_s": round(theirs, 1),
+           "signature_speedup_vs_datasketch": round(ours / theirs, 2)}
+    try:
+        from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
+
+        step = MinhashDedupSignature(tempfile.mkdtemp(), config=MinhashConfig(
+            n_grams=config.n_grams, num_buckets=config.bands, hashes_per_bucket=config.rows))
+        sample = docs[:datatrove_docs]
+        step.get_signature(step.get_shingles(sample[0]))
+        start = time.perf_counter()
+        for text in sample:
+            shingles = step.get_shingles(text)
+            if shingles.size:
+                step.get_signature(shingles)
+        dt = len(sample) / (time.perf_counter() - start)
+        out.update({"datatrove_signature_docs_per_s": round(dt, 1), "signature_speedup_vs_datatrove": round(ours / dt, 2),
+                    "datatrove_signature_docs": len(sample)})
+    except ImportError as e:
+        print(f"datatrove skipped: {e}", file=sys.stderr)
+    return out
+
+
+# -- scale run -------------------------------------------------------------------------------
+
+
+def make_scale_corpus(texts: list[str], n: int, folder: Path, files: int = 8, seed: int = 0) -> dict:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = random.Random(seed)
+    words = [t.split() for t in texts]
+    vocabulary = list({w for ws in words for w in ws if w.isalpha()})
+    fresh: list[str] = []
+    rows_per_file = -(-n // files)
+    counts = {"fresh": 0, "near": 0, "exact": 0}
+    total_words = 0
+    doc_index = 0
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in range(files):
+        ids, out = [], []
+        for _ in range(min(rows_per_file, n - doc_index)):
+            r = rng.random()
+            if fresh and r < 0.05:
+                text = rng.choice(fresh)
+                counts["exact"] += 1
+            elif fresh and r < 0.25:
+                text = mutate(rng.choice(fresh), rng, rng.choice(("word_edits", "insertions")), rng.uniform(0, 0.03))
+                counts["near"] += 1
+            else:
+                ws = rng.choice(words)
+                length = rng.randint(80, 500)
+                start = rng.randrange(max(1, len(ws) - length))
+                window = ws[start:start + length]
+                text = " ".join(rng.choice(vocabulary) if rng.random() < 0.2 else w for w in window)
+                counts["fresh"] += 1
+                if len(fresh) < 200_000:
+                    fresh.append(text)
+                else:
+                    fresh[rng.randrange(len(fresh))] = text
+            total_words += text.count(" ") + 1
+            ids.append(f"doc-{doc_index:08d}")
+            out.append(text)
+            doc_index += 1
+        pq.write_table(pa.table({"id": ids, "text": out}), folder / f"part-{f:03d}.parquet", compression="zstd")
+    return {"scale_docs": n, "scale_avg_words": round(total_words / n, 1), "scale_planted_near": counts["near"],
+            "scale_planted_exact": counts["exact"]}
+
+
+def tree_rss_mb(root: int) -> float:
+    """Resident memory of `root` and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        stack += children.get(pid, [])
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+SCALE_PIPELINE = """
+import os
+from curate.dedup import MinHashConfig, dedup_steps
+from curate.io import ReadDocuments, WriteParquet
+
+def build(run):
+    return [ReadDocuments(run.inputs), *dedup_steps(os.path.join(run.output, "_dedup"), fuzzy=MinHashConfig()),
+            WriteParquet(run.output)]
+"""
+
+
+def scale_run(texts: list[str], n: int, tasks: int, workers: int, work: Path) -> dict:
+    inputs, out = work / "input", work / "output"
+    start = time.perf_counter()
+    info = make_scale_corpus(texts, n, inputs)
+    info["scale_generate_s"] = round(time.perf_counter() - start, 1)
+    pipeline = work / "scale_pipeline.py"
+    pipeline.write_text(SCALE_PIPELINE)
+    cmd = [sys.executable, "-m", "curate.cli", "run", str(pipeline), "--input", str(inputs), "--output", str(out),
+           "--tasks", str(tasks), "--workers", str(workers)]
+    start = time.perf_counter()
+    with open(work / "run.log", "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        peak = 0.0
+        while proc.poll() is None:
+            peak = max(peak, tree_rss_mb(proc.pid))
+            time.sleep(0.2)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"scale run failed ({proc.returncode}); see {work / 'run.log'}")
+    with open(out / "funnel.json") as f:
+        stages = {s["stage"]: s for s in json.load(f)["stages"]}
+    info.update({"scale_wall_s": round(wall, 1), "scale_peak_rss_mb": round(peak, 1), "scale_tasks": tasks,
+                 "scale_workers": workers, "scale_kept": stages["write"]["docs_out"],
+                 "scale_removed_exact": sum(stages["dedup_exact"]["dropped"].values()),
+                 "scale_removed_fuzzy": sum(stages["dedup_fuzzy"]["dropped"].values())})
+    return info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller quality set, no scale run (< 1 minute)")
+    parser.add_argument("--data", default=os.environ.get("CURATE_SHARED_DATA", str(REPO.parent / "shared" / "data")))
+    parser.add_argument("--threshold", type=float, default=0.8)
+    parser.add_argument("--num-perm", type=int, default=128)
+    parser.add_argument("--scale-docs", type=int, default=1_000_000)
+    parser.add_argument("--tasks", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--work", help="folder for the scale run (default: a temporary one, removed)")
+    args = parser.parse_args()
+
+    config = MinHashConfig(threshold=args.threshold, num_perm=args.num_perm)
+    texts = load_texts(Path(args.data), args.quick)
+    docs, family = planted_set(texts)
+    result = {"threshold": args.threshold, "num_perm": config.num_perm, "bands": config.bands, "rows": config.rows,
+              "n_grams": config.n_grams, "quick": args.quick}
+    result.update(quality(docs, family, config, args.threshold))
+    speed_docs = docs if not args.quick else docs[:800]
+    result.update(signature_speed(speed_docs, config, datatrove_docs=300 if args.quick else 1000))
+    if not args.quick:
+        if args.work:
+            result.update(scale_run(texts, args.scale_docs, args.tasks, args.workers, Path(args.work)))
+        else:
+            with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as work:
+                result.update(scale_run(texts, args.scale_docs, args.tasks, args.workers, Path(work)))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

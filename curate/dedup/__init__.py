@@ -1,0 +1,11 @@
+"""Exact and MinHash-LSH fuzzy deduplication as multi-stage pipelines (see steps.py)."""
+
+from curate.dedup.lsh import MinHashConfig, band_keys, optimal_bands
+from curate.dedup.normalise import exact_hash, normalise
+from curate.dedup.signatures import MinHasher, jaccard, shingle_hashes
+from curate.dedup.steps import (CLUSTER_COLUMNS, DedupClusters, DedupFilter, DedupSignatures, ExactDedupFilter,
+                                FuzzyDedupFilter, ReadStaged, dedup_steps)
+
+__all__ = ["CLUSTER_COLUMNS", "DedupClusters", "DedupFilter", "DedupSignatures", "ExactDedupFilter", "FuzzyDedupFilter", "MinHashConfig", "MinHasher",
+           "ReadStaged", "band_keys", "dedup_steps", "exact_hash", "jaccard", "normalise", "optimal_bands",
+           "shingle_hashes"]

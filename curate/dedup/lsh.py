@@ -1,0 +1,54 @@
+"""LSH banding: bands x rows chosen for a Jaccard threshold, and one 64-bit key per band.
+
+Two documents are candidates when any band's key matches, that is when all `rows` signature
+values of that band agree (up to a 2^-64 chance of a key collision).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from curate.dedup.signatures import MinHasher, _mix
+
+
+def optimal_bands(threshold: float, num_perm: int, false_positive_weight: float = 0.5,
+                  false_negative_weight: float = 0.5) -> tuple[int, int]:
+    """(bands, rows) minimising the weighted false positive and negative areas: datasketch's
+    MinHashLSH parameter optimisation."""
+    from datasketch.lsh import _optimal_param
+
+    return _optimal_param(threshold, num_perm, false_positive_weight, false_negative_weight)
+
+
+@dataclass(frozen=True)
+class MinHashConfig:
+    """Fuzzy dedup settings. bands/rows default to the optimum for `threshold`."""
+
+    threshold: float = 0.8
+    num_perm: int = 128
+    n_grams: int = 5
+    bands: int | None = None
+    rows: int | None = None
+    seed: int = 1
+
+    def __post_init__(self):
+        if self.bands is None or self.rows is None:
+            bands, rows = optimal_bands(self.threshold, self.num_perm)
+            object.__setattr__(self, "bands", self.bands or bands)
+            object.__setattr__(self, "rows", self.rows or rows)
+        if self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands x rows ({self.bands} x {self.rows}) exceeds num_perm ({self.num_perm})")
+
+    def hasher(self) -> MinHasher:
+        return MinHasher(num_perm=self.num_perm, n_grams=self.n_grams, seed=self.seed)
+
+
+def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(documents, bands) uint64 keys: each band's `rows` uint32 values, combined and mixed."""
+    sig = signatures[:, : bands * rows].astype(np.uint64).reshape(len(signatures), bands, rows)
+    multipliers = np.uint64(0x9E3779B97F4A7C15) * (2 * np.arange(1, rows + 1, dtype=np.uint64) + np.uint64(1))
+    with np.errstate(over="ignore"):
+        keys = (sig * multipliers).sum(axis=2, dtype=np.uint64) + (sig[:, :, 0] << np.uint64(32))
+    return _mix(keys)

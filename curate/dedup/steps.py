@@ -1,0 +1,290 @@
+"""Dedup as pipeline stages that work across tasks and machines (all share WORK = a folder):
+
+stage 1, every task  DedupSignatures: exact hash + MinHash band keys of each document ->
+                     WORK/bands/<band>/<rank>.{keys,rows}.npy (sorted), document ids and keep
+                     scores -> WORK/keys/<rank>.parquet; the documents themselves are staged by
+                     a WriteParquet into WORK/docs/<rank>.parquet, in the same order.
+stage 2, one task    DedupClusters: band by band, key range by key range, equal keys -> union-find
+                     -> per task WORK/clusters/<rank>.parquet: row, cluster size, kept id, removal.
+stage 3, every task  ReadStaged -> ExactDedupFilter -> FuzzyDedupFilter -> ...
+
+Kept document of a cluster (exact group or fuzzy cluster): the highest `keep_highest` score when
+that column is set (missing scores count lowest), then the smallest document id, then the
+smallest url. The rule and the clusters depend only on the documents, so the kept set is the same
+whatever the number of tasks. Exact groups are settled first: a document removed as an exact
+duplicate has a kept twin with the same normalised text unless its whole fuzzy cluster, which
+always contains its exact group, keeps another.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import xxhash
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+from curate.dedup.buckets import EXACT, band_names, duplicate_runs, write_band
+from curate.dedup.clusters import UnionFind, keepers
+from curate.dedup.lsh import MinHashConfig, band_keys
+from curate.dedup.normalise import normalise_bytes
+from curate.step import BYTES_IN, BYTES_OUT, DOCS_IN, DOCS_OUT, CurateStep, Funnel, utf8_len
+
+CLUSTER_COLUMNS = {"dup_cluster_id": pa.string(), "dup_cluster_size": pa.int64()}
+ROW = "_dedup_row"  # metadata key: the document's row in its task's staged Parquet
+KEYS_SCHEMA = pa.schema([("id", pa.string()), ("url", pa.string()), ("score", pa.float64())])
+
+
+class DedupSignatures(PipelineStep):
+    """Stage 1: hash every document (passes all of them on, unchanged)."""
+
+    name = "dedup_hash"
+    type = "curate"
+    stage = "dedup_hash"
+    columns: dict = {}
+
+    def __init__(self, work_dir: str, exact: bool = True, fuzzy: MinHashConfig | None = MinHashConfig(),
+                 keep_highest: str | None = None, batch_size: int = 512):
+        super().__init__()
+        if not exact and fuzzy is None:
+            raise ValueError("nothing to do: enable exact or fuzzy dedup")
+        self.work_dir, self.exact, self.fuzzy = work_dir, exact, fuzzy
+        self.keep_highest, self.batch_size = keep_highest, batch_size
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        hasher = self.fuzzy.hasher() if self.fuzzy else None
+        funnel = Funnel()
+        bands: dict[str, list[np.ndarray]] = {name: [] for name in band_names(self.fuzzy.bands if self.fuzzy else 0,
+                                                                                 self.exact)}
+        ids, urls, scores = [], [], []
+        batch: list[Document] = []
+
+        def flush():
+            start = time.process_time()
+            norms = [normalise_bytes(doc.text) for doc in batch]
+            if self.exact:
+                bands[EXACT].append(np.array([xxhash.xxh3_64_intdigest(s) for s in norms], np.uint64))
+            if hasher is not None:
+                sig = hasher.signatures_normalised(norms)
+                keys = band_keys(sig, self.fuzzy.bands, self.fuzzy.rows)
+                keys[np.array([not s for s in norms], bool)] = 0  # documents without words: no fuzzy key
+                for b in range(self.fuzzy.bands):
+                    bands[f"{b:03d}"].append(keys[:, b])
+            for doc in batch:
+                ids.append(doc.id)
+                urls.append(doc.metadata.get("url"))
+                score = doc.metadata.get(self.keep_highest) if self.keep_highest else None
+                scores.append(float(score) if isinstance(score, (int, float)) else None)
+                funnel.counts[DOCS_IN] += 1
+                funnel.counts[DOCS_OUT] += 1
+                size = utf8_len(doc.text)
+                funnel.counts[BYTES_IN] += size
+                funnel.counts[BYTES_OUT] += size
+            funnel.cpu_s += time.process_time() - start
+            batch.clear()
+
+        try:
+            for doc in data or ():
+                batch.append(doc)
+                if len(batch) >= self.batch_size:
+                    done = list(batch)
+                    flush()
+                    yield from done
+            done = list(batch)
+            flush()
+            yield from done
+            self._save(rank, bands, ids, urls, scores)
+        finally:
+            funnel.flush(self)
+
+    def _save(self, rank, bands, ids, urls, scores) -> None:
+        rows_all = np.arange(len(ids), dtype=np.uint32)
+        for name, parts in bands.items():
+            keys = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+            rows = rows_all
+            if name != EXACT:  # documents without words have key 0 in every band: leave them out
+                rows, keys = rows[keys != 0], keys[keys != 0]
+            write_band(self.work_dir, name, rank, keys, rows)
+        folder = os.path.join(self.work_dir, "keys")
+        os.makedirs(folder, exist_ok=True)
+        table = pa.table({"id": ids, "url": urls, "score": scores}, schema=KEYS_SCHEMA)
+        pq.write_table(table, os.path.join(folder, f"{rank:05d}.tmp.parquet"))
+        os.replace(os.path.join(folder, f"{rank:05d}.tmp.parquet"), os.path.join(folder, f"{rank:05d}.parquet"))
+
+
+class DedupClusters(PipelineStep):
+    """Stage 2 (one task): clusters and kept documents from every task's band files."""
+
+    name = "dedup_group"
+    type = "curate"
+    stage = "dedup_group"
+    columns: dict = {}
+    starts_stage = True  # the runner starts a new stage (executor) here, after all tasks of the last
+    tasks = 1  # ... and runs this stage as a single task
+
+    def __init__(self, work_dir: str, exact: bool = True, fuzzy: MinHashConfig | None = MinHashConfig(),
+                 max_records: int = 1 << 24):
+        super().__init__()
+        self.work_dir, self.exact, self.fuzzy, self.max_records = work_dir, exact, fuzzy, max_records
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        funnel = Funnel()
+        start = time.process_time()
+        try:
+            yield from data or ()
+            self.cluster(funnel)
+        finally:
+            funnel.cpu_s += time.process_time() - start
+            funnel.flush(self)
+
+    def cluster(self, funnel: Funnel) -> None:
+        key_files = sorted(glob.glob(os.path.join(self.work_dir, "keys", "[0-9]*[0-9].parquet")))
+        tasks = len(key_files)
+        counts = [pq.ParquetFile(f).metadata.num_rows for f in key_files]
+        offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        total = int(offsets[-1])
+        funnel.counts[DOCS_IN] = funnel.counts[DOCS_OUT] = total
+        uf = UnionFind(total)
+        exact_roots = None
+        for band in band_names(self.fuzzy.bands if self.fuzzy else 0, self.exact):
+            for docs, starts in duplicate_runs(self.work_dir, band, offsets, self.max_records):
+                uf.union_groups(docs, starts)
+            if band == EXACT:
+                exact_roots = uf.roots().copy()
+        roots = uf.roots()
+        members = np.flatnonzero(np.bincount(roots, minlength=total)[roots] > 1)
+        ids, priority = self._priority(key_files, offsets, members)
+        keeper, size, kept = keepers(members, roots[members], priority)
+        removed = np.where(kept, "", "fuzzy").astype(object)
+        if exact_roots is not None:
+            _, _, exact_kept = keepers(members, exact_roots[members], priority)
+            removed[~exact_kept] = "exact"
+        funnel.counts["clusters"] += int(kept.sum())
+        funnel.counts["in_clusters"] += len(members)
+        funnel.counts["to_remove.exact"] += int((removed == "exact").sum())
+        funnel.counts["to_remove.fuzzy"] += int((removed == "fuzzy").sum())
+        kept_ids = ids.take(pa.array(keeper))
+        task_of = np.searchsorted(offsets, members, "right") - 1
+        folder = os.path.join(self.work_dir, "clusters")
+        os.makedirs(folder, exist_ok=True)
+        for task in range(tasks):
+            mine = np.flatnonzero(task_of == task)
+            table = pa.table({"row": pa.array(members[mine] - offsets[task], pa.int64()),
+                              "size": pa.array(size[mine], pa.int64()),
+                              "kept_id": kept_ids.take(pa.array(mine)),
+                              "removed": pa.array(removed[mine].tolist(), pa.string())})
+            pq.write_table(table, os.path.join(folder, f"{task:05d}.parquet"))
+
+    def _priority(self, key_files, offsets, members) -> tuple[pa.Array, np.ndarray]:
+        """ids of `members` and their rank under the keep rule (0 = kept first)."""
+        parts = []
+        for task, path in enumerate(key_files):
+            lo, hi = np.searchsorted(members, [offsets[task], offsets[task + 1]])
+            if hi > lo:
+                parts.append(pq.read_table(path).take(pa.array(members[lo:hi] - offsets[task])))
+        table = pa.concat_tables(parts) if parts else KEYS_SCHEMA.empty_table()
+        table = pa.table({"score": pc.fill_null(table.column("score"), -np.inf), "id": table.column("id"),
+                          "url": pc.fill_null(table.column("url"), ""), "index": pa.array(members, pa.int64())})
+        order = pc.sort_indices(table, sort_keys=[("score", "descending"), ("id", "ascending"),
+                                                  ("url", "ascending"), ("index", "ascending")]).to_numpy()
+        priority = np.empty(len(order), np.int64)
+        priority[order] = np.arange(len(order))
+        return table.column("id").combine_chunks(), priority
+
+
+class ReadStaged(PipelineStep):
+    """Stage 3's reader: this task's staged documents, with every column back as metadata."""
+
+    name = "read_staged"
+    type = "curate"
+    stage = "read_staged"
+    columns: dict = {}
+    starts_stage = True
+
+    def __init__(self, work_dir: str, batch_size: int = 1024):
+        super().__init__()
+        self.work_dir, self.batch_size = work_dir, batch_size
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        yield from data or ()
+        # the writer names files <counter>_<rank>.parquet, and writes none for a task without documents
+        paths = sorted(glob.glob(os.path.join(self.work_dir, "docs", f"*_{rank:05d}.parquet")))
+        funnel = Funnel()
+        row = 0
+        try:
+            start = time.process_time()
+            batches = (batch for path in paths for batch in pq.ParquetFile(path).iter_batches(batch_size=self.batch_size))
+            for batch in batches:
+                for record in batch.to_pylist():
+                    text, doc_id = record.pop("text"), record.pop("id")
+                    record[ROW] = row
+                    row += 1
+                    funnel.counts[DOCS_IN] += 1
+                    funnel.counts[DOCS_OUT] += 1
+                    size = utf8_len(text)
+                    funnel.counts[BYTES_IN] += size
+                    funnel.counts[BYTES_OUT] += size
+                    funnel.cpu_s += time.process_time() - start
+                    yield Document(text=text, id=doc_id, metadata=record)
+                    start = time.process_time()
+        finally:
+            funnel.flush(self)
+
+
+class DedupFilter(CurateStep):
+    """Stage 3: drop the exact (ExactDedupFilter) or near (FuzzyDedupFilter) duplicates that are
+    not their cluster's kept document; set dup_cluster_id (the kept document's id; null when the
+    document has no duplicate) and dup_cluster_size."""
+
+    columns = CLUSTER_COLUMNS
+    mode = reason = ""
+
+    def __init__(self, work_dir: str):
+        super().__init__()
+        self.work_dir = work_dir
+        self._clusters: dict = {}
+
+    def setup(self, rank: int, world_size: int) -> None:
+        path = os.path.join(self.work_dir, "clusters", f"{rank:05d}.parquet")
+        self._clusters = {}
+        if os.path.exists(path):
+            table = pq.read_table(path).to_pydict()
+            self._clusters = {row: (size, kept_id, removed) for row, size, kept_id, removed
+                              in zip(table["row"], table["size"], table["kept_id"], table["removed"])}
+
+    def process(self, doc: Document) -> str | None:
+        found = self._clusters.get(doc.metadata.get(ROW))
+        if found is None:
+            doc.metadata["dup_cluster_id"], doc.metadata["dup_cluster_size"] = None, 1
+            return None
+        size, kept_id, removed = found
+        doc.metadata["dup_cluster_id"], doc.metadata["dup_cluster_size"] = kept_id, size
+        return self.reason if removed == self.mode else None
+
+
+class ExactDedupFilter(DedupFilter):
+    name = stage = "dedup_exact"
+    mode, reason = "exact", "exact_duplicate"
+
+
+class FuzzyDedupFilter(DedupFilter):
+    name = stage = "dedup_fuzzy"
+    mode, reason = "fuzzy", "near_duplicate"
+
+
+def dedup_steps(work_dir: str, exact: bool = True, fuzzy: MinHashConfig | None = MinHashConfig(),
+                keep_highest: str | None = None) -> list:
+    """Exact-then-fuzzy dedup as steps to put in a pipeline's flat list, between the filters and
+    the writer. The runner splits the list into three stages at DedupClusters and ReadStaged."""
+    from curate.io.parquet import WriteParquet
+
+    filters = ([ExactDedupFilter(work_dir)] if exact else []) + ([FuzzyDedupFilter(work_dir)] if fuzzy else [])
+    return [DedupSignatures(work_dir, exact, fuzzy, keep_highest), WriteParquet(os.path.join(work_dir, "docs")),
+            DedupClusters(work_dir, exact, fuzzy),
+            ReadStaged(work_dir), *filters]

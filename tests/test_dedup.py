@@ -1,0 +1,299 @@
+"""Exact and MinHash-LSH dedup: normalisation, signatures against datasketch, banding, union-find,
+and the three-stage pipeline through `curate run` (shards, tasks, kept twins, determinism)."""
+
+from __future__ import annotations
+
+import glob
+import json
+import random
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curate.cli import main
+from curate.dedup import MinHashConfig, MinHasher, normalise, optimal_bands, shingle_hashes
+from curate.dedup.buckets import duplicate_runs, write_band
+from curate.dedup.clusters import UnionFind, keepers
+from curate.dedup.planted import KINDS, jaccard_exact, mutate, shingle_set
+
+WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau "
+         "upsilon phi chi psi omega river stone cloud field").split()
+
+
+def random_text(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(WORDS) + str(rng.randrange(50)) if rng.random() < 0.3 else rng.choice(WORDS)
+                    for _ in range(words)).replace("0", "zero")
+
+
+# -- normalisation, shingles, signatures ------------------------------------------------------
+
+
+def test_normalise_matches_datatrove_simplify_text():
+    from datatrove.utils.text import simplify_text
+
+    samples = ["Hello, World! It costs 3.50 dollars in 2024.", "Café naïve — «résumé» 12,5 x\u00a0y",
+               "a\n\nb\t c", "がぎ。日本語のテキスト", "  UPPER lower-case; (brackets) [and] {more}… “quotes” ’s"]
+    for text in samples:
+        assert normalise(text) == simplify_text(text)
+
+
+def test_shingles_stay_inside_their_document():
+    texts = ["a b c d e f g", "", "x y", "one two three four five", "a b c d e f g"]
+    hashes, offsets = shingle_hashes(texts, n=5)
+    assert np.diff(offsets).tolist() == [3, 0, 1, 1, 3]
+    alone = [shingle_hashes([t], n=5)[0] for t in texts]
+    for d, single in enumerate(alone):
+        assert np.array_equal(hashes[offsets[d]:offsets[d + 1]], single)
+    assert set(hashes[0:3]) == set(hashes[offsets[4]:offsets[5]])
+    sig = MinHasher(num_perm=16).signatures(texts)
+    assert (sig[1] == 0xFFFFFFFF).all() and np.array_equal(sig[0], sig[4])
+
+
+def test_signature_does_not_depend_on_batch_or_chunking():
+    rng = random.Random(1)
+    texts = [random_text(rng, rng.randrange(0, 400)) for _ in range(60)]
+    whole = MinHasher(num_perm=64).signatures(texts)
+    small_chunks = MinHasher(num_perm=64, chunk_rows=7).signatures(texts)
+    one_by_one = np.vstack([MinHasher(num_perm=64).signatures([t]) for t in texts])
+    assert np.array_equal(whole, small_chunks) and np.array_equal(whole, one_by_one)
+
+
+def _pairs_with_known_jaccard(seed: int, count: int):
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(count):
+        base = random_text(rng, rng.randrange(150, 400))
+        other = mutate(base, rng, rng.choice(["word_edits", "insertions"]), rng.uniform(0.0, 0.08))
+        pairs.append((base, other, jaccard_exact(base, other)))
+    return pairs
+
+
+def test_jaccard_estimates_agree_with_datasketch_within_sampling_error():
+    from datasketch import MinHash
+
+    num_perm = 128
+    pairs = _pairs_with_known_jaccard(2, 120)
+    hasher = MinHasher(num_perm=num_perm)
+    ours_err, theirs_err, z, estimates = [], [], [], []
+    for a, b, true in pairs:
+        sa, sb = hasher.signatures([a, b])
+        ours = float(np.mean(sa == sb))
+        estimates.append(ours)
+        ma, mb = MinHash.bulk([[" ".join(s).encode() for s in shingle_set(t)] for t in (a, b)], num_perm=num_perm)
+        theirs = ma.jaccard(mb)
+        sd = max(np.sqrt(true * (1 - true) / num_perm), 1e-3)
+        ours_err.append(ours - true)
+        theirs_err.append(theirs - true)
+        z.append((ours - true) / sd)
+    ours_err, theirs_err, z = map(np.asarray, (ours_err, theirs_err, z))
+    assert abs(ours_err.mean()) < 0.01  # unbiased
+    assert np.sqrt(np.mean(ours_err ** 2)) < 1.3 * np.sqrt(np.mean(theirs_err ** 2)) + 0.005  # as precise
+    assert np.mean(np.abs(z) > 3) < 0.03  # errors of the binomial sampling size
+    assert np.corrcoef(estimates, [p[2] for p in pairs])[0, 1] > 0.95
+
+
+def test_bands_and_rows_follow_datasketch_optimisation():
+    from datasketch import MinHashLSH
+
+    for threshold, num_perm in ((0.8, 128), (0.7, 256), (0.9, 64)):
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        assert optimal_bands(threshold, num_perm) == (lsh.b, lsh.r)
+        config = MinHashConfig(threshold=threshold, num_perm=num_perm)
+        assert (config.bands, config.rows) == (lsh.b, lsh.r)
+    assert (MinHashConfig(bands=4, rows=8).bands, MinHashConfig(bands=4, rows=8).rows) == (4, 8)
+    with pytest.raises(ValueError):
+        MinHashConfig(num_perm=64, bands=10, rows=10)
+
+
+# -- buckets and clusters ---------------------------------------------------------------------
+
+
+def test_union_find_matches_a_plain_one():
+    rng = np.random.default_rng(3)
+    n = 2000
+    edges = rng.integers(0, n, size=(1500, 2))
+    uf = UnionFind(n)
+    for chunk in np.array_split(edges, 5):
+        uf.union(chunk[:, 0], chunk[:, 1])
+    roots = uf.roots()
+    parent = list(range(n))
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges.tolist():
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    expected = np.array([find(x) for x in range(n)])
+    assert np.array_equal(roots, expected)  # the root is the component's smallest index
+
+
+def test_keepers_follow_priority():
+    members = np.array([10, 11, 12, 13, 14])
+    labels = np.array([10, 10, 12, 10, 12])
+    priority = np.array([3, 0, 2, 1, 4])
+    keeper, size, kept = keepers(members, labels, priority)
+    assert keeper.tolist() == [1, 1, 2, 1, 2] and size.tolist() == [3, 3, 2, 3, 2]
+    assert kept.tolist() == [False, True, True, False, False]
+
+
+def test_band_runs_are_the_same_in_one_or_many_key_ranges(tmp_path):
+    rng = np.random.default_rng(4)
+    offsets = np.array([0, 300, 700, 1000])
+    all_keys = rng.integers(0, 400, size=1000).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    for rank in range(3):
+        lo, hi = offsets[rank], offsets[rank + 1]
+        write_band(str(tmp_path), "000", rank, all_keys[lo:hi], np.arange(hi - lo))
+
+    def groups(max_records):
+        out = set()
+        for docs, starts in duplicate_runs(str(tmp_path), "000", offsets, max_records):
+            out |= {tuple(docs[a:b]) for a, b in zip(starts[:-1], starts[1:])}
+        return out
+
+    expected = set()
+    for key in np.unique(all_keys):
+        docs = tuple(np.flatnonzero(all_keys == key).tolist())
+        if len(docs) > 1:
+            expected.add(docs)
+    assert len(expected) > 200 and groups(1 << 24) == expected and groups(64) == expected
+
+
+# -- the pipeline through `curate run` ---------------------------------------------------------
+
+PIPELINE = '''
+import os
+from curate.dedup import dedup_steps
+from curate.io import ReadDocuments, WriteParquet
+from curate.step import CurateStep
+import pyarrow as pa
+
+class Score(CurateStep):
+    name = stage = "score"
+    columns = {"score": pa.float64()}
+    def process(self, doc):
+        doc.metadata["score"] = float(doc.metadata["url"].rsplit("/", 1)[-1]) if doc.metadata.get("url") else None
+
+def build(run):
+    return [ReadDocuments(run.inputs), Score(),
+            *dedup_steps(os.path.join(run.output, "_dedup"), keep_highest=KEEP),
+            WriteParquet(run.output)]
+'''
+
+
+def write_corpus(folder, rows, shards):
+    folder.mkdir(parents=True, exist_ok=True)
+    for s in range(shards):
+        with open(folder / f"shard-{s}.jsonl", "w") as f:
+            for row in rows[s::shards]:
+                f.write(json.dumps(row) + "\n")
+
+
+def run(tmp_path, name, inputs, tasks, keep=None):
+    pipeline = tmp_path / f"pipeline_{keep}.py"
+    pipeline.write_text(PIPELINE.replace("KEEP", repr(keep)))
+    out, removed = tmp_path / name, tmp_path / f"{name}_removed"
+    code = main(["run", str(pipeline), "--input", str(inputs), "--output", str(out), "--removed", str(removed),
+                 "--tasks", str(tasks), "--workers", "2"])
+    assert code == 0
+    kept = pa.concat_tables([pq.read_table(f) for f in sorted(glob.glob(str(out / "*.parquet")))]).to_pylist()
+    gone = [pq.read_table(f).to_pylist() for f in sorted(glob.glob(str(removed / "*" / "*.parquet")))]
+    with open(out / "funnel.json") as f:
+        funnel = json.load(f)
+    return {r["id"]: r for r in kept}, {r["id"]: r for rows in gone for r in rows}, funnel
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Families of a base text, exact copies (case and punctuation changed) and near copies,
+    dealt round-robin over 5 shards so that twins sit in different shards and tasks."""
+    rng = random.Random(5)
+    rows, families = [], {}
+    for f in range(40):
+        base = random_text(rng, rng.randrange(120, 300))
+        members = [base, base.upper() + " !!", base.replace(" ", "  ") + "."]  # exact after normalising
+        members += [mutate(base, rng, "word_edits", 0.005) for _ in range(rng.randrange(0, 3))]
+        for m, text in enumerate(members):
+            doc_id = f"f{f:02d}-{m}"
+            rows.append({"id": doc_id, "text": text, "url": f"https://example.invalid/{rng.randrange(1000)}"})
+            families[doc_id] = f
+    for u in range(30):
+        rows.append({"id": f"u{u:02d}", "text": random_text(rng, 200), "url": None})
+        families[f"u{u:02d}"] = None
+    rng.shuffle(rows)
+    folder = tmp_path_factory.mktemp("corpus")
+    write_corpus(folder, rows, shards=5)
+    return folder, rows, families
+
+
+@pytest.fixture(scope="module")
+def runs(corpus, tmp_path_factory):
+    folder, _, _ = corpus
+    tmp = tmp_path_factory.mktemp("runs")
+    return {tasks: run(tmp, f"t{tasks}", folder, tasks) for tasks in (1, 4)}
+
+
+def test_duplicates_across_shards_and_tasks_are_removed(corpus, runs):
+    _, rows, families = corpus
+    kept, removed, funnel = runs[4]
+    assert len(kept) + len(removed) == len(rows)
+    # one document per family survives, every unrelated text survives
+    survivors = [families[i] for i in kept if families[i] is not None]
+    assert sorted(survivors) == list(range(40))
+    assert all(f"u{u:02d}" in kept for u in range(30))
+    texts = {r["id"]: normalise(r["text"]) for r in rows}
+    distinct = {(families[i], t) for i, t in texts.items() if families[i] is not None}
+    exact = sum(families[i] is not None for i in texts) - len(distinct)
+    assert exact >= 80  # at least the two exact copies per family
+    stages = {s["stage"]: s for s in funnel["stages"]}
+    assert stages["dedup_exact"]["dropped"] == {"exact_duplicate": exact}
+    assert stages["dedup_fuzzy"]["dropped"]["near_duplicate"] == len(removed) - exact
+    assert funnel["tasks"] == funnel["tasks_reported"] == 4
+
+
+def test_exact_duplicates_always_removed_and_never_without_a_kept_twin(corpus, runs):
+    _, rows, families = corpus
+    texts = {r["id"]: r["text"] for r in rows}
+    for tasks, (kept, removed, _) in runs.items():
+        kept_norm = {normalise(texts[i]) for i in kept}
+        assert len(kept_norm) == len(kept)  # no two kept documents share a normalised text
+        for doc_id, row in removed.items():
+            twin = row["dup_cluster_id"]
+            assert twin in kept and twin != doc_id, (tasks, doc_id)
+            assert families[twin] == families[doc_id]
+            assert kept[twin]["dup_cluster_id"] == twin
+            assert kept[twin]["dup_cluster_size"] == row["dup_cluster_size"] >= 2
+            assert row["removed_by"] == ("dedup_exact" if row["removed_reason"] == "exact_duplicate" else "dedup_fuzzy")
+        for doc_id, row in kept.items():
+            if families[doc_id] is None:
+                assert row["dup_cluster_id"] is None and row["dup_cluster_size"] == 1
+
+
+def test_one_and_four_tasks_give_identical_results(runs):
+    (k1, r1, _), (k4, r4, _) = runs[1], runs[4]
+    assert k1 == k4
+    strip = lambda rows: {i: {k: v for k, v in r.items() if k != "source_file"} for i, r in rows.items()}  # noqa: E731
+    assert strip(r1) == strip(r4)
+
+
+def test_keep_rule_smallest_id_or_highest_score(corpus, runs, tmp_path):
+    folder, rows, families = corpus
+    kept, _, _ = runs[1]
+    by_family: dict = {}
+    for r in rows:
+        if families[r["id"]] is not None:
+            by_family.setdefault(families[r["id"]], []).append(r)
+    for f, members in by_family.items():
+        assert min(m["id"] for m in members) in kept  # default rule: the smallest id
+    kept_scored, _, _ = run(tmp_path, "scored", folder, 2, keep="score")
+    for f, members in by_family.items():
+        best = max(float(m["url"].rsplit("/", 1)[-1]) for m in members)
+        winners = [m["id"] for m in members if m["id"] in kept_scored]
+        assert len(winners) == 1
+        assert float(next(m for m in members if m["id"] == winners[0])["url"].rsplit("/", 1)[-1]) == best
