@@ -48,16 +48,17 @@ class C4Quality(HeuristicFilter):
         """The lines C4 keeps, and the page-level rule that fired first (or None)."""
         kept: list[str] = []
         failed = None
-        for line in f.lines:
-            line = line.strip()
-            if not line:
-                continue  # has no words, never kept
-            words = line.split()
-            if self.max_word_length != -1 and max(map(len, words)) > self.max_word_length:
-                continue
-            if self.remove_citations and "[" in line:
-                line = CITATION.sub("", line)
+        for raw in f.lines:
+            # datatrove's order is word length, citations, punctuation, word count; these only
+            # drop lines, so testing the cheap punctuation first keeps the same lines
+            raw = raw.strip()
+            line = CITATION.sub("", raw) if self.remove_citations and "[" in raw else raw
             if self.filter_no_terminal_punct and (not line.endswith(END_PUNCTUATION) or line.endswith("...")):
+                continue
+            words = raw.split()
+            if not words:
+                continue  # has no words, never kept
+            if self.max_word_length != -1 and max(map(len, words)) > self.max_word_length:
                 continue
             if len(words) < self.min_words_per_line:
                 continue
