@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--limit", type=int, default=-1, help="read at most N documents per task")
     run.add_argument("--removed", metavar="DIR", help="also write removed documents, with stage and reason, here")
     run.set_defaults(func=_run)
+    from curate.quality.cli import add_parser as add_classifier_parser
+
+    add_classifier_parser(sub)  # curate classifier train|eval
     args = parser.parse_args(argv)
     try:
         return args.func(args)

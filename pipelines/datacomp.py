@@ -14,6 +14,7 @@ from curate.filters import (C4Quality, FineWebQuality, GopherQuality, GopherRepe
                             RefinedWebQuality)
 from curate.io import ReadDocuments, WriteParquet
 from curate.pipeline import RunConfig
+from curate.quality import QualityClassifier
 from curate.samples import SAMPLE_WARC
 
 EXTRACTOR = "trafilatura"  # or "resiliparse": ~15x faster, slightly noisier text
@@ -21,6 +22,10 @@ LANGUAGES = ["en"]
 LANGUAGE_THRESHOLD = 0.65
 DEDUP_THRESHOLD = 0.8
 ANNOTATE_ONLY = False  # True: keep every document, write the rule sets' columns, filter later in SQL
+# None: $CURATE_QUALITY_MODEL, else the demo model trained on project-written text only (curate/samples/
+# make_quality_model.py); for real data train classifiers/wikipedia_vs_web.py and name it here
+QUALITY_MODEL = None
+QUALITY_THRESHOLD = 0.5  # or QualityClassifier(top_fraction=0.1): DCLM keeps about the top 10%
 
 
 def build(run: RunConfig) -> list:
@@ -37,6 +42,7 @@ def build(run: RunConfig) -> list:
         # exact, then MinHash-LSH fuzzy dedup (Jaccard >= 0.8 on word 5-grams), across all tasks: the
         # runner runs the steps up to here, then one clustering task, then the rest (curate/dedup/steps.py)
         *dedup_steps(os.path.join(run.output, "_dedup"), exact=True, fuzzy=MinHashConfig(threshold=DEDUP_THRESHOLD)),
-        # the Wikipedia-vs-web fastText quality classifier goes here: issue 5
+        # Wikipedia-vs-web fastText classifier: quality_score column, filter (curate/quality/block.py)
+        QualityClassifier(model_path=QUALITY_MODEL, threshold=QUALITY_THRESHOLD, annotate_only=ANNOTATE_ONLY),
         WriteParquet(run.output),
     ]
