@@ -233,14 +233,15 @@ def test_datacomp_pipeline_runs_rules_after_language_id(lid_model, monkeypatch):
 
 
 def test_fast_paths_equal_full_rules(shared_data):
-    """split_chunk's shortcuts for common shapes ("word", "word,", "word.") give what the full
+    """split_chunk's shortcuts for common shapes ("word", "word,", "(word", "well-known") give what the full
     affix rules give, on every chunk of real documents and on tricky hand-made ones."""
     from curate.filters.heuristics.tokenizer import SPECIALS, _apply_special_cases, _split_affixes, split_chunk
 
     text = (shared_data / "web-text" / "dclm-quality-labelled-499.jsonl").read_text()
     chunks = {c for line in text.splitlines()[:150] for c in json.loads(line)["text"].split()}
     chunks |= {"A.", "AB.", "aB.", "Ab.", "x.", "ÉÉ.", "éé.", "ΣΣ.", "σσ.", "日本.", "e.", "p.", "Calif.", "St.", "dont.",
-               "dont,", "cant!", "Mr.", "U.S.", "km.", "ok?", "I'm.", "yes;"}
+               "dont,", "cant!", "Mr.", "U.S.", "km.", "ok?", "I'm.", "yes;", "(dont", "dont)", "(Calif", "Calif)", '"Hello',
+               "“Hi”", "+abc", "e-mail", "my-e-mail", "well-known", "state-of-the-art", "x--y", "-x", "x-", "US-based"}
     assert len(chunks) > 5000
     for chunk in chunks:
         if chunk not in SPECIALS:

@@ -53,14 +53,32 @@ def split_chunk(string: str) -> list[str]:
         return special
     if string.isalpha():  # no affix or infix rule matches letters only
         return [string]
-    # common shapes, checked against the full rules in tests: "word," and "word."
+    tokens = _common_shape(string)
+    if tokens is not None:
+        return _apply_special_cases(tokens)
+    return _apply_special_cases(_split_affixes(string, SPECIALS))
+
+
+def _common_shape(string: str) -> list[str] | None:
+    """The affix rules' split of common chunk shapes without running them, or None: "word,",
+    "word.", "(word", "well-known" (checked against the full rules in tests)."""
     head, last = string[:-1], string[-1]
     if head.isalpha():
-        if last in ",;:!?":
-            return [*SPECIALS.get(head, (head,)), last]
-        if last == "." and head not in SPECIALS:  # the "." suffix rule looks 2 characters back
+        if last == ".":  # the "." suffix rule looks 2 characters back
+            if head in SPECIALS:
+                return None
             return [head, "."] if _SUFFIX(string[-3:]) else [string]
-    return _apply_special_cases(_split_affixes(string, SPECIALS))
+        if _SUFFIX_RE.search(last):  # other one-character suffixes need no context after letters
+            return [*SPECIALS.get(head, (head,)), last]
+        return None
+    first, rest = string[0], string[1:]
+    if rest.isalpha() and _PREFIX(first):  # a prefix before letters is one character long
+        return [first, *SPECIALS.get(rest, (rest,))]
+    if string.isascii() and "-" in string and "--" not in string and string.replace("-", "").isalpha() \
+            and first != "-" and last != "-":  # hyphens between letters are infixes
+        parts = string.split("-")
+        return [token for part in parts for token in (part, "-")][:-1]
+    return None
 
 
 def _split_affixes(string: str, SPECIALS: dict) -> list[str]:
@@ -186,7 +204,7 @@ class _Chunks(dict):
 class Vocabulary:
     """Interned words and their attributes, shared by every document of a process."""
 
-    MAX_ENTRIES = 2_000_000  # chunks + words kept before the caches are cleared
+    MAX_ENTRIES = 500_000  # chunks + words + sentence codes kept before the caches are cleared (~100 MB)
 
     def __init__(self) -> None:
         self.reset()
