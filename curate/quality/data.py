@@ -39,7 +39,8 @@ def read_texts(paths: list[str], extractor: str = "trafilatura", counts: Counter
         if not doc.text.strip():
             counts["empty"] += 1
             continue
-        yield Text(id=str(doc.id), text=doc.text, group=f"{doc.metadata.get('source_file', '')}#{doc.id}",
+        name = str(doc.metadata.get("source_file", "")).rsplit("/", 1)[-1]  # not the folder: splits stay put
+        yield Text(id=str(doc.id), text=doc.text, group=f"{name}#{doc.id}",
                    meta=dict(doc.metadata))
 
 
