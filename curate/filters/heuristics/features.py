@@ -88,8 +88,10 @@ class Features:
 
     def stop_words(self, stop_words: frozenset[str]) -> int:
         """How many distinct words of `stop_words` occur (case-sensitive, like datatrove)."""
-        ids = [i for i in map(VOCAB.ids.get, stop_words) if i is not None]
-        return int(np.isin(ids, self.word_ids).sum()) if ids else 0
+        ids = np.array([i for i in map(VOCAB.ids.get, stop_words) if i is not None], dtype=np.int64)
+        if not len(ids) or not self.n_words:
+            return 0
+        return int((self.word_ids[:, None] == ids).any(axis=0).sum())
 
     # ---- word n-grams
     def repeats(self, n: int) -> tuple[np.ndarray, np.ndarray]:
