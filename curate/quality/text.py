@@ -25,11 +25,12 @@ NORMALIZATION = "curate-quality-v1"  # recorded in model cards; bump when normal
 MAX_CHARS = 20_000  # the first 20k characters decide: longer texts cost time; cutting at 8k lost 0.006 ROC-AUC
 MIN_LINE_WORDS = 4
 
-_HEADING = re.compile(r"^\s*=+[^=\n]*=+\s*$")
+_HEADING = re.compile(r"^(?:=\s*)+[^=\n]*(?:\s*=)+$")  # = Title =, == Section ==, WikiText's = = Section = =
 _CAPTION = re.compile(r"^\s*(?:thumb|thumbnail|frame|left|right|upright|center|\d+px)\s*\|", re.IGNORECASE)
 _MARKUP = re.compile(
     r"(?=[<{\[\]'])(?:"                   # a cheap first-character test, then:
     r"<[^<>\n]{0,200}>"                    # <unk>, <ref ...>, html tags
+    r"|\[\[(?:Category|File|Image):[^\[\]\n]{0,200}\]\]"  # category and image links, whole
     r"|\{\{[^{}\n]{0,500}\}\}"             # {{template}}
     r"|\[\[(?:[^\[\]|\n]{0,200}\|)?"       # [[target| (the link text stays)
     r"|\]\]"
@@ -45,7 +46,7 @@ _PUNCT = [(bytes([c]), b" %c " % c) for c in b'.,!?;:()"$%&/+']  # split off as 
 
 
 def _keep_line(line: str) -> bool:
-    if not line or line.count(" ") < MIN_LINE_WORDS - 1:
+    if len(line.split(None, MIN_LINE_WORDS - 1)) < MIN_LINE_WORDS:
         return False
     if line[0] == "=" and _HEADING.match(line):
         return False
@@ -55,14 +56,14 @@ def _keep_line(line: str) -> bool:
 def normalize(text: str, max_chars: int = MAX_CHARS) -> str:
     """One line of lower-cased tokens separated by spaces (empty if nothing is left)."""
     text = text[:max_chars]
+    if " @" in text:
+        text = _WIKITEXT_AT.sub(r"\1", text)
+    if "<" in text or "[" in text or "{{" in text or "''" in text:
+        text = _MARKUP.sub(" ", text)  # first, so that what it removes never counts as a line's words
     if "\n" in text:
         text = "\n".join(line for line in (raw.strip() for raw in text.split("\n")) if _keep_line(line))
     elif not _keep_line(text.strip()):
         return ""
-    if " @" in text:
-        text = _WIKITEXT_AT.sub(r"\1", text)
-    if "<" in text or "[" in text or "{{" in text or "''" in text:
-        text = _MARKUP.sub(" ", text)
     data = text.lower().encode("utf-8", "replace").translate(_TABLE)
     for char, spaced in _PUNCT:
         if char in data:
