@@ -56,9 +56,10 @@ def test_decisions_agree_with_datatrove(real_texts):
 def test_statistics_equal_datatrove_helpers(real_texts):
     """Our columns recomputed the way datatrove computes them, from spaCy's words."""
     from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate, find_top_duplicate, get_n_grams
-    from datatrove.utils.text import PUNCTUATION_SET, split_into_words
+    from datatrove.pipeline.filters import C4QualityFilter
+    from datatrove.utils.text import PUNCTUATION_SET, split_into_sentences, split_into_words
 
-    checked = 0
+    checked = c4_checked = 0
     for text in real_texts[:60]:
         words = split_into_words(text)
         if len(words) < 20:
@@ -79,5 +80,12 @@ def test_statistics_equal_datatrove_helpers(real_texts):
         for n in range(5, 11):
             assert m[f"gopher_rep_dup_{n}_gram_char_frac"] == pytest.approx(find_all_duplicate(words, n) / len(text))
         assert m["fineweb_list_ratio"] == pytest.approx(text.count("\n") / len(words))
+        c4_doc = Document(text=text, id="x")
+        if C4QualityFilter().filter(c4_doc) is True:  # datatrove keeps the kept lines in the text
+            kept = c4_doc.text.split("\n")
+            assert m["c4_kept_lines"] == len(kept)
+            assert m["c4_sentences"] == sum(len(split_into_sentences(line)) for line in kept)
+            c4_checked += 1
         checked += 1
+    assert c4_checked >= 20
     assert checked >= 40

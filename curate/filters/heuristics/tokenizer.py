@@ -269,8 +269,14 @@ class Vocabulary:
         punctuation pass the state through; any other chunk sets it, whatever came before.
         So the state entering a chunk is the one left by the last chunk that sets it, which
         numpy finds for all lines at once (lines are joined with a chunk that resets it)."""
-        plain = [line for line in lines if not _ODD_SPACE.search(line)]
-        total = sum(count_sentences(line, self) for line in lines if _ODD_SPACE.search(line))
+        total, plain = 0, []
+        for line in lines:
+            if _ODD_SPACE.search(line):
+                total += count_sentences(line, self)
+            elif _SENTENCE_END.search(line, 0, len(line) - 1) is None:
+                total += 1  # no end mark before the last character: one sentence
+            else:
+                plain.append(line)
         if not plain:
             return total
         chunks = f" {_LINE_BREAK} ".join(plain).split()
@@ -315,6 +321,7 @@ def _walk(kinds: list[int], seen: bool) -> tuple[int, bool]:
 
 
 _WS_TOKEN = re.compile(r"\s+")
+_SENTENCE_END = re.compile("[" + re.escape("".join(sorted(SENTENCE_PUNCT))) + "]")
 _ODD_SPACE = re.compile(r"[^\S ]| {2}")  # whitespace that spaCy makes a token of its own
 
 
