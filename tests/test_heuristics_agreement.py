@@ -89,3 +89,22 @@ def test_statistics_equal_datatrove_helpers(real_texts):
         checked += 1
     assert c4_checked >= 20
     assert checked >= 40
+
+
+@pytest.mark.parametrize("text", [
+    "", "word " * 3000, "x" * 5000 + " tail.", "Hello there friend.\r\nSecond line here.\r\n" * 50,
+    "a\x00b \x00\ufdd0 c. Next one.\n" * 20, "... !!! ??? ---\n" * 30, "😀 🎉 ok. Fine.\n" * 40,
+    "One.\tTwo three four. Five.\n" * 30, "- item one\n- item two\n• item three\n" * 30,
+    "東京は日本の首都です。人口が多い。\n" * 30, "Москва — столица России. Это большой город.\n" * 30,
+])
+def test_edge_cases_agree_with_datatrove(text):
+    from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
+                                            GopherRepetitionFilter)
+
+    theirs = {"gopher_rep": GopherRepetitionFilter(), "gopher_quality": GopherQualityFilter(),
+              "c4": C4QualityFilter(), "fineweb": FineWebQualityFilter()}
+    doc = Document(text=text, id="x")  # no language: English rules, as datatrove applies them
+    for block in heuristic_filters(annotate_only=True)[:4]:
+        block.process(doc)
+        result = theirs[block.prefix].filter(Document(text=text, id="x"))
+        assert doc.metadata[f"{block.prefix}_failed"] == (None if result is True else result[1]), block.prefix

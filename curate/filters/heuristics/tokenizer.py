@@ -271,7 +271,7 @@ class Vocabulary:
         numpy finds for all lines at once (lines are joined with a chunk that resets it)."""
         total, plain = 0, []
         for line in lines:
-            if _ODD_SPACE.search(line):
+            if _ODD_SPACE.search(line) or _LINE_BREAK in line:
                 total += count_sentences(line, self)
             elif _SENTENCE_END.search(line, 0, len(line) - 1) is None:
                 total += 1  # no end mark before the last character: one sentence
