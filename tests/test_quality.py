@@ -273,3 +273,35 @@ def test_datacomp_pipeline_ends_with_the_quality_classifier(lid_model, monkeypat
     assert kinds.index("RefinedWebQuality") < kinds.index("QualityClassifier")
     finalize(steps, RunConfig())
     assert isinstance(steps[-1], WriteParquet) and "quality_score" in steps[-1].schema.names
+
+
+def test_top_fraction_threshold_is_recorded_in_the_run_funnel(tmp_path, demo_data):
+    """Through `curate run` (forked workers, two tasks): each task estimates its threshold and the
+    funnel and stats files record it. (Per-task estimates assume every task sees the same mix,
+    as shards of one crawl do: here both files mix the two kinds of text.)"""
+    from curate.pipeline import RunConfig
+    from curate.runner import run_pipeline
+
+    rows = [line for path in demo_data for line in Path(path).read_text().splitlines()]
+    random.Random(0).shuffle(rows)
+    inputs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    inputs[0].write_text("\n".join(rows[:150]) + "\n")
+    inputs[1].write_text("\n".join(rows[150:]) + "\n")
+
+    pipeline = tmp_path / "quality_only.py"
+    pipeline.write_text(
+        "from curate.io import ReadDocuments, WriteParquet\n"
+        "from curate.quality import QualityClassifier\n"
+        "def build(run):\n"
+        "    return [ReadDocuments(run.inputs), QualityClassifier(top_fraction=0.25, sample_size=1000),\n"
+        "            WriteParquet(run.output)]\n")
+    run = RunConfig(inputs=[str(p) for p in inputs], output=str(tmp_path / "out"))
+    funnel = run_pipeline(str(pipeline), run, tasks=2, workers=2)
+    quality = next(s for s in funnel["stages"] if s["stage"] == "quality")
+    assert quality["docs_in"] == 300 and quality["other"]["top_fraction.sample_docs"] == 300
+    assert 1.0 < quality["other"]["top_fraction.threshold"] < 2  # the sum of the two tasks' (high) thresholds
+    assert 2 * 150 * 0.25 <= quality["docs_out"] <= 2 * 150 * 0.25 + 10  # ties aside, the top quarter per task
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(sorted((tmp_path / "out").glob("*.parquet")))
+    assert table.num_rows == quality["docs_out"] and min(table.column("quality_score").to_pylist()) > 0.5
