@@ -7,8 +7,9 @@ process, one run. Prints progress lines and, last, one JSON object.
 Documents are real: pages extracted with curate's ReadDocuments + ExtractText (cached in a temp
 folder after the first run) plus the already-extracted web-text JSONL files. Both sides start
 cold (our word cache is empty) and compute every rule set on every document (datatrove's filters
-each get a fresh Document; its word cache helps it across its filters as in a pipeline). Timing
-is CPU time (time.process_time) of this single process.
+each get a fresh Document; its word cache helps it across its filters as in a pipeline);
+`speedup` compares the cold runs, `speedup_warm` our second pass (the steady state of a long
+run, where most words are cached). Timing is CPU time (time.process_time) of this one process.
 """
 
 from __future__ import annotations
@@ -119,6 +120,8 @@ def main(argv=None) -> dict:
     ours, ours_s, refinedweb_s = run_ours(docs)
     ours_all_s = ours_s + refinedweb_s
     print(f"curate: {ours_s:.2f} s CPU (four rule sets), RefinedWeb {refinedweb_s:.2f} s more", flush=True)
+    _, warm_s, _ = run_ours(docs)  # again, word cache warm: the steady state of a long run
+    print(f"curate, second pass: {warm_s:.2f} s CPU", flush=True)
     theirs, theirs_s = run_datatrove(docs)
     print(f"datatrove: {theirs_s:.2f} s CPU", flush=True)
 
@@ -138,9 +141,11 @@ def main(argv=None) -> dict:
         "ours_docs_per_s_with_refinedweb": round(len(docs) / ours_all_s, 1),
         "datatrove_docs_per_s": round(len(docs) / theirs_s, 1),
         "speedup": round(theirs_s / ours_s, 2),
+        "ours_warm_docs_per_s": round(len(docs) / warm_s, 1), "speedup_warm": round(theirs_s / warm_s, 2),
         "agreement": agreement, "same_failing_rule": same_reason, "kept_fraction": kept,
         "disagreements": disagreements,
-        "timing": "CPU seconds of one process; both sides cold; every rule set on every document",
+        "timing": "CPU seconds of one process; both sides cold (warm: our second pass over the same documents); "
+                  "every rule set on every document",
     }
     for d in disagreements:
         print(f"disagreement {d['rule_set']} {d['doc']}: {d['cause']}", flush=True)
