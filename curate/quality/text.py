@@ -55,6 +55,12 @@ def _keep_line(line: str) -> bool:
 
 def normalize(text: str, max_chars: int = MAX_CHARS) -> str:
     """One line of lower-cased tokens separated by spaces (empty if nothing is left)."""
+    return normalize_utf8(text, max_chars).decode("utf-8")
+
+
+def normalize_utf8(text: str, max_chars: int = MAX_CHARS) -> bytes:
+    """normalize() as UTF-8 bytes, what fastText reads: scoring passes them on as they are, which
+    saves decoding them here and encoding them again in fastText's binding."""
     text = text[:max_chars]
     if " @" in text:
         text = _WIKITEXT_AT.sub(r"\1", text)
@@ -63,12 +69,12 @@ def normalize(text: str, max_chars: int = MAX_CHARS) -> str:
     if "\n" in text:
         text = "\n".join(line for line in (raw.strip() for raw in text.split("\n")) if _keep_line(line))
     elif not _keep_line(text.strip()):
-        return ""
+        return b""
     data = text.lower().encode("utf-8", "replace").translate(_TABLE)
     for char, spaced in _PUNCT:
         if char in data:
             data = data.replace(char, spaced)
-    return data.decode("utf-8")
+    return data
 
 
 def split_passages(text: str, lengths: list[int], rng: random.Random, min_chars: int = 200) -> list[str]:
