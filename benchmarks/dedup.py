@@ -144,8 +144,9 @@ def datatrove_clusters(docs: list[str], config: MinHashConfig, work: str) -> dic
                                                   MinhashDedupSignature)
     from datatrove.utils.hashing import HashConfig
 
+    # sha1: datatrove 0.10.1's xxhash path passes str to xxhash, which xxhash 4 refuses
     dt_config = MinhashConfig(n_grams=config.n_grams, num_buckets=config.bands, hashes_per_bucket=config.rows,
-                              hash_config=HashConfig(precision=64))
+                              hash_config=HashConfig(precision=64, hash_fc="sha1"))
 
     def reader(data, rank=0, world_size=1):
         for i, text in enumerate(docs):
@@ -199,21 +200,29 @@ def quality(docs: list[str], family: list[int], config: MinHashConfig, threshold
     return out
 
 
-def signature_speed(docs: list[str], config: MinHashConfig, datatrove_docs: int) -> dict:
+def signature_speed(docs: list[str], config: MinHashConfig, datatrove_docs: int, rounds: int = 3) -> dict:
     from datasketch import MinHash
 
     hasher = MinHasher(num_perm=config.num_perm, n_grams=config.n_grams)
     hasher.signatures(docs[:50])  # warm up
-    start = time.perf_counter()
-    for i in range(0, len(docs), 512):
-        hasher.signatures(docs[i:i + 512])
-    ours = len(docs) / (time.perf_counter() - start)
 
-    start = time.perf_counter()
-    MinHash.bulk([[" ".join(s).encode() for s in shingle_set(t, config.n_grams)] for t in docs],
-                 num_perm=config.num_perm)
-    theirs = len(docs) / (time.perf_counter() - start)
-    out = {"signature_docs": len(docs), "signature_docs_per_s": round(ours, 1),
+    def ours_once():
+        for i in range(0, len(docs), 512):
+            hasher.signatures(docs[i:i + 512])
+
+    def datasketch_once():
+        MinHash.bulk([[" ".join(s).encode() for s in shingle_set(t, config.n_grams)] for t in docs],
+                     num_perm=config.num_perm)
+
+    # alternate the two, best of `rounds` each: the machine is shared, the best run is the least disturbed
+    best = {ours_once: float("inf"), datasketch_once: float("inf")}
+    for _ in range(rounds):
+        for fn in best:
+            start = time.perf_counter()
+            fn()
+            best[fn] = min(best[fn], time.perf_counter() - start)
+    ours, theirs = len(docs) / best[ours_once], len(docs) / best[datasketch_once]
+    out = {"signature_docs": len(docs), "signature_rounds": rounds, "signature_docs_per_s": round(ours, 1),
            "datasketch_signature_docs_per_s": round(theirs, 1),
            "signature_speedup_vs_datasketch": round(ours / theirs, 2)}
     try:
@@ -221,6 +230,10 @@ def signature_speed(docs: list[str], config: MinHashConfig, datatrove_docs: int)
 
         step = MinhashDedupSignature(tempfile.mkdtemp(), config=MinhashConfig(
             n_grams=config.n_grams, num_buckets=config.bands, hashes_per_bucket=config.rows))
+        # datatrove's default xxhash64 of each shingle (it passes str, which xxhash 4 refuses: encode first)
+        import xxhash
+
+        step._hash_func = lambda shingle: xxhash.xxh64_intdigest(shingle.encode("utf-8"))
         sample = docs[:datatrove_docs]
         step.get_signature(step.get_shingles(sample[0]))
         start = time.perf_counter()

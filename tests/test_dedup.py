@@ -297,3 +297,20 @@ def test_keep_rule_smallest_id_or_highest_score(corpus, runs, tmp_path):
         winners = [m["id"] for m in members if m["id"] in kept_scored]
         assert len(winners) == 1
         assert float(next(m for m in members if m["id"] == winners[0])["url"].rsplit("/", 1)[-1]) == best
+
+
+def test_runner_splits_a_flat_pipeline_into_stages_at_dedup():
+    from curate.dedup import DedupClusters, ReadStaged, dedup_steps
+    from curate.errors import CurateError
+    from curate.io import ReadDocuments, WriteParquet
+    from curate.runner import pipeline_stages
+
+    steps = [ReadDocuments("x.jsonl"), *dedup_steps("work"), WriteParquet("out")]
+    stages = pipeline_stages(steps, "p.py")
+    assert [type(stage[0]) for stage in stages] == [ReadDocuments, DedupClusters, ReadStaged]
+    assert [s for stage in stages for s in stage] == steps and len(stages[1]) == 1
+    assert pipeline_stages([[steps[0]], [steps[-1]]], "p.py") == [[steps[0]], [steps[-1]]]
+    assert pipeline_stages([steps[0], steps[-1]], "p.py") == [[steps[0], steps[-1]]]  # no dedup: one stage
+    for bad in ([], [[]], [steps[0], [steps[-1]]], "steps"):
+        with pytest.raises(CurateError):
+            pipeline_stages(bad, "p.py")
