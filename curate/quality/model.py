@@ -49,6 +49,8 @@ class QualityModel:
 
         fasttext.FastText.eprint = lambda *args, **kwargs: None
         self.path = path
+        if not Path(path).is_file():
+            raise ModelNotFound(f"quality model not found at {path}")
         try:
             self.model = fasttext.load_model(path)
         except ValueError as e:
