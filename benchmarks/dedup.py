@@ -31,14 +31,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from curate.dedup import MinHashConfig, MinHasher  # noqa: E402
-from curate.dedup.normalise import normalise  # noqa: E402
-from curate.dedup.planted import KINDS, jaccard_exact, mutate, shingle_set  # noqa: E402
+from curate.dedup.planted import KINDS, mutate, shingle_set  # noqa: E402
 
 SOURCES = ["web-text/dclm-quality-labelled-499.jsonl", "web-text/c4-ccnet-redpajama-samples.jsonl",
            "wikipedia/enwiki-2016-sample.jsonl", "wikipedia/wikitext2-valid.jsonl"]
@@ -104,13 +101,14 @@ def curate_clusters(docs: list[str], config: MinHashConfig, work: str, tasks: in
     from datatrove.data import Document
 
     from curate.dedup import DedupClusters, DedupSignatures
+    from curate.step import Funnel
 
     share = [list(range(r, len(docs), tasks)) for r in range(tasks)]
     for rank, mine in enumerate(share):
         step = DedupSignatures(work, exact=True, fuzzy=config)
         for _ in step.run((Document(text=docs[i], id=f"{i:07d}") for i in mine), rank, tasks):
             pass
-    DedupClusters(work, exact=True, fuzzy=config).cluster(__import__("curate.step").step.Funnel())
+    DedupClusters(work, exact=True, fuzzy=config).cluster(Funnel())
     labels = {}
     for rank, mine in enumerate(share):
         table = pq.read_table(os.path.join(work, "clusters", f"{rank:05d}.parquet")).to_pydict()

@@ -16,7 +16,7 @@ from curate.cli import main
 from curate.dedup import MinHashConfig, MinHasher, normalise, optimal_bands, shingle_hashes
 from curate.dedup.buckets import duplicate_runs, write_band
 from curate.dedup.clusters import UnionFind, keepers
-from curate.dedup.planted import KINDS, jaccard_exact, mutate, shingle_set
+from curate.dedup.planted import jaccard_exact, mutate, shingle_set
 
 WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau "
          "upsilon phi chi psi omega river stone cloud field").split()

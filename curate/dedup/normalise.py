@@ -19,7 +19,8 @@ from datatrove.utils.text import PUNCTUATION
 _PUNCT = frozenset(PUNCTUATION)
 _ASCII_PUNCT = bytes(sorted(ord(c) for c in _PUNCT if ord(c) < 128))
 _BYTE_TABLE = bytes.maketrans(_ASCII_PUNCT, b" " * len(_ASCII_PUNCT))
-_DIGITS = re.compile(rb"[0-9]+(?:[.,][0-9]+)?")
+_DIGIT_TABLE = bytes.maketrans(b"123456789", b"000000000")
+_ZEROS = re.compile(rb"0+(?:[.,]0+)?")  # a number, once its digits are all 0
 
 
 @lru_cache(maxsize=1 << 16)
@@ -43,7 +44,9 @@ def normalise_bytes(text: str) -> bytes:
             mapped = _wide_char(c)
             if mapped != c:
                 text = text.replace(c, mapped)
-    data = _DIGITS.sub(b"0", text.encode("utf-8", "surrogatepass"))
+    data = text.encode("utf-8", "surrogatepass").translate(_DIGIT_TABLE)
+    if b"0" in data:
+        data = _ZEROS.sub(b"0", data)
     return b" ".join(data.translate(_BYTE_TABLE).split())
 
 
