@@ -31,40 +31,22 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import default_data, extracted_pages  # benchmarks/common.py
+
 REPO = Path(__file__).resolve().parent.parent
 RECIPE = REPO / "classifiers" / "wikipedia_vs_web.py"
 
 
-def default_data() -> Path:
-    return Path(os.environ.get("CURATE_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def extracted_pages(warc: Path, limit: int) -> list[str]:
-    """The archive's pages as text (curate's ReadDocuments + ExtractText), cached in the temp folder
-    (the same cache as benchmarks/heuristics.py)."""
-    stat = warc.stat()
-    cache = Path(tempfile.gettempdir()) / "curate-bench" / f"{warc.stem}-{stat.st_size}-{int(stat.st_mtime)}-{limit}.jsonl"
-    if not cache.is_file():
-        from curate.extract import ExtractText
-        from curate.io import ReadDocuments
-
-        log(f"extracting {warc.name} (once; cached at {cache})")
-        docs = ExtractText().run(ReadDocuments([str(warc)], limit=limit).run())
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        with tmp.open("w") as f:
-            for doc in docs:
-                f.write(json.dumps({"id": doc.id, "text": doc.text}) + "\n")
-        tmp.replace(cache)
-    return [json.loads(line)["text"] for line in cache.read_text().splitlines()]
 
 
 def load_texts(data: Path, quick: bool) -> list[str]:
-    texts = extracted_pages(data / "web" / "pages.warc.gz", 120 if quick else -1)
+    texts = [text for _, text in extracted_pages(data / "web" / "pages.warc.gz", 120 if quick else -1)]
     web_text = [json.loads(line)["text"] for path in sorted((data / "web-text").glob("*.jsonl"))
                 for line in path.read_text().splitlines()]
     texts += web_text[::2][:240] if quick else web_text

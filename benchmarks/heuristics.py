@@ -16,36 +16,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from common import default_data, extracted_pages  # benchmarks/common.py
 
 REPO = Path(__file__).resolve().parent.parent
 RULE_SETS = ("gopher_rep", "gopher_quality", "c4", "fineweb")
 
 
-def default_data() -> Path:
-    return Path(os.environ.get("CURATE_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
-def extracted_pages(warc: Path, limit: int) -> list[tuple[str, str]]:
-    """(id, text) of the archive's pages, extracted once and cached in the temp folder."""
-    stat = warc.stat()
-    cache = Path(tempfile.gettempdir()) / "curate-bench" / f"{warc.stem}-{stat.st_size}-{int(stat.st_mtime)}-{limit}.jsonl"
-    if not cache.is_file():
-        from curate.extract import ExtractText
-        from curate.io import ReadDocuments
-
-        docs = ExtractText().run(ReadDocuments([str(warc)], limit=limit).run())
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        with tmp.open("w") as f:
-            for doc in docs:
-                f.write(json.dumps({"id": doc.id, "text": doc.text}) + "\n")
-        tmp.replace(cache)
-    return [(r["id"], r["text"]) for r in map(json.loads, cache.read_text().splitlines())]
 
 
 def load_documents(data: Path, quick: bool) -> list[tuple[str, str]]:
