@@ -63,11 +63,11 @@ def _size(n: float) -> str:
 
 def format_funnel(funnel: dict) -> str:
     """A plain-text table (the console and logs both read it)."""
-    header = f"{'stage':<12}{'docs in':>10}{'docs out':>10}{'kept':>8}{'bytes in':>11}{'bytes out':>11}{'cpu s':>9}"
+    header = f"{'stage':<16}{'docs in':>10}{'docs out':>10}{'kept':>8}{'bytes in':>11}{'bytes out':>11}{'cpu s':>9}"
     lines = [header, "-" * len(header)]
     for s in funnel["stages"]:
         kept = f"{100 * s['docs_out'] / s['docs_in']:.1f}%" if s["docs_in"] else "-"
-        lines.append(f"{s['stage']:<12}{s['docs_in']:>10}{s['docs_out']:>10}{kept:>8}"
+        lines.append(f"{s['stage']:<16}{s['docs_in']:>10}{s['docs_out']:>10}{kept:>8}"
                      f"{_size(s['bytes_in']):>11}{_size(s['bytes_out']):>11}{s['cpu_s']:>9.2f}")
         for label, reasons in (("skipped", s["skipped"]), ("dropped", s["dropped"])):
             if reasons:
