@@ -13,11 +13,21 @@ def _run(args: argparse.Namespace) -> int:
     from curate.runner import run_pipeline
 
     run = RunConfig(inputs=args.input or [], output=args.output, limit=args.limit, removed=args.removed,
-                    progress=args.executor == "local" and sys.stderr.isatty())
+                    progress=args.executor == "local" and sys.stderr.isatty(), params=_params(args.set or []))
     funnel = run_pipeline(args.pipeline, run, executor=args.executor, tasks=args.tasks, workers=args.workers)
     print(f"output: {args.output} (funnel: {args.output}/funnel.json)")
     incomplete = funnel["tasks"] - funnel["tasks_reported"]
     return 1 if incomplete > 0 else 0
+
+
+def _params(pairs: list[str]) -> dict:
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise CurateError(f"--set {pair!r}: expected KEY=VALUE")
+        params[key.strip()] = value
+    return params
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--tasks", type=int, default=1, help="shards the input is split into (default 1)")
     run.add_argument("--limit", type=int, default=-1, help="read at most N documents per task")
     run.add_argument("--removed", metavar="DIR", help="also write removed documents, with stage and reason, here")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE",
+                     help="a pipeline-specific setting, read by the pipeline file as run.params[KEY]; repeatable")
     run.set_defaults(func=_run)
     from curate.quality.cli import add_parser as add_classifier_parser
 

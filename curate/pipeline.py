@@ -28,6 +28,7 @@ class RunConfig:
     removed: str | None = None  # folder for removed documents, or None to drop them
     progress: bool = False
     storage_options: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)  # `curate run --set KEY=VALUE`: pipeline-specific settings
 
     @property
     def logging_dir(self) -> str:
