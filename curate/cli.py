@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     from curate.quality.cli import add_parser as add_classifier_parser
 
     add_classifier_parser(sub)  # curate classifier train|eval
+    from curate.llm.cli import add_parser as add_llm_parser
+
+    add_llm_parser(sub)  # curate llm-serve MODEL.gguf
     args = parser.parse_args(argv)
     try:
         return args.func(args)
