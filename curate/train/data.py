@@ -1,0 +1,183 @@
+"""Training and evaluation text: read, tokenise into one flat array, sample windows.
+
+Texts come from Parquet files or folders (a column, `text` by default) and JSONL(.gz/.zst) files
+(a field), files in sorted order. Each text is tokenised and followed by the end-of-document
+token, all into one flat array. Training samples fixed-length windows at seeded random offsets
+(from several sources by weight, for mixes); evaluation reads the same consecutive windows every
+time. A budget larger than a variant repeats it: `epochs` says how often.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from curate.errors import CurateError
+
+log = logging.getLogger("curate.train")
+
+
+@dataclass
+class TokenStream:
+    """A body of text as one flat token array; `covered[i]` is the bytes token i stands for."""
+
+    name: str
+    tokens: np.ndarray
+    covered: np.ndarray
+    documents: int
+    skipped: Counter = field(default_factory=Counter)
+
+    @property
+    def n_bytes(self) -> int:
+        return int(self.covered.sum())
+
+
+def text_key(text: str) -> str:
+    """Identity of a text for decontamination: surrounding whitespace does not count."""
+    return hashlib.sha1(text.strip().encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def read_texts(paths: list[str], column: str = "text", skipped: Counter | None = None) -> list[str]:
+    """Every non-empty text of the Parquet/JSONL files in `paths` (folders searched), files in
+    sorted order. A missing file or column is the user's to fix (CurateError); unreadable JSON
+    lines and rows without text are counted in `skipped` and left out."""
+    from curate.io.inputs import expand_inputs, file_format
+
+    skipped = Counter() if skipped is None else skipped
+    texts: list[str] = []
+    for path in expand_inputs(list(paths)):
+        fmt = file_format(path)
+        if fmt == "parquet":
+            texts += _parquet_texts(path, column, skipped)
+        elif fmt == "jsonl":
+            texts += _jsonl_texts(path, column, skipped)
+        else:
+            raise CurateError(f"{path}: training reads Parquet or JSONL text; run a pipeline on archives first")
+    return texts
+
+
+def _parquet_texts(path: str, column: str, skipped: Counter) -> list[str]:
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except Exception as e:  # noqa: BLE001 - pyarrow raises several types for damaged files
+        raise CurateError(f"{path}: not a readable Parquet file ({e})") from None
+    if column not in schema.names:
+        raise CurateError(f"{path}: no column {column!r} (columns: {', '.join(schema.names)})")
+    values = pq.read_table(path, columns=[column]).column(column).to_pylist()
+    texts = [v for v in values if isinstance(v, str) and v.strip()]
+    skipped["empty_or_null"] += len(values) - len(texts)
+    return texts
+
+
+def _jsonl_texts(path: str, field_name: str, skipped: Counter) -> list[str]:
+    import fsspec
+
+    texts = []
+    with fsspec.open(path, "rt", compression="infer", encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line).get(field_name)
+            except (json.JSONDecodeError, AttributeError) as e:
+                log.warning(f"{path}:{number}: skipped, not a JSON object ({e})")
+                skipped["bad_json"] += 1
+                continue
+            if isinstance(value, str) and value.strip():
+                texts.append(value)
+            else:
+                skipped["empty_or_null"] += 1
+    return texts
+
+
+def tokenize(name: str, texts: list[str], tokenizer, exclude: set[str] | None = None) -> TokenStream:
+    """One flat array: each text's tokens, then the end-of-document token. Texts whose
+    `text_key` is in `exclude` (the eval sets' documents) are left out and counted."""
+    skipped: Counter = Counter()
+    if exclude:
+        kept = [t for t in texts if text_key(t) not in exclude]
+        skipped["in_eval_set"] = len(texts) - len(kept)
+        texts = kept
+    if not texts:
+        raise CurateError(f"{name}: no text to train or evaluate on")
+    dtype = np.uint16 if tokenizer.vocab_size <= 1 << 16 else np.int32
+    parts, covered = [], []
+    eod, no_bytes = np.array([tokenizer.eod], dtype=dtype), np.zeros(1, dtype=np.int32)
+    batch = 256  # bounded memory for big variants, few Python calls for small ones
+    for start in range(0, len(texts), batch):
+        ids, cov = tokenizer.encode(texts[start:start + batch])
+        for i, c in zip(ids, cov):
+            parts += [i.astype(dtype, copy=False), eod]
+            covered += [c.astype(np.int32, copy=False), no_bytes]
+    return TokenStream(name, np.concatenate(parts), np.concatenate(covered), len(texts), skipped)
+
+
+class WindowSampler:
+    """Seeded batches of (input, target) windows of `context` tokens, drawn from the sources at
+    random offsets; with several sources, each window's source is drawn by weight."""
+
+    def __init__(self, sources: list[TokenStream], weights: list[float], context: int, seed: int):
+        for source in sources:
+            if len(source.tokens) < context + 1:
+                raise CurateError(f"{source.name}: {len(source.tokens)} tokens, fewer than one window of "
+                                  f"{context + 1}; give it more text or use a shorter context")
+        total = float(sum(weights))
+        if len(weights) != len(sources) or total <= 0 or min(weights) < 0:
+            raise CurateError("mix weights must be non-negative, one per source, and not all zero")
+        self.sources, self.context = sources, context
+        self.p = np.asarray(weights, dtype=np.float64) / total
+        self.rng = np.random.default_rng(seed)
+        self.drawn = np.zeros(len(sources), dtype=np.int64)  # tokens trained on, per source
+
+    def batch(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        which = self.rng.choice(len(self.sources), size=batch_size, p=self.p) if len(self.sources) > 1 \
+            else np.zeros(batch_size, dtype=np.int64)
+        offsets = self.rng.random(batch_size)
+        rows = np.empty((batch_size, self.context + 1), dtype=np.int64)
+        for row, (s, u) in enumerate(zip(which, offsets)):
+            tokens = self.sources[s].tokens
+            start = int(u * (len(tokens) - self.context))  # windows of context+1 fit: start <= len-context-1
+            rows[row] = tokens[start:start + self.context + 1]
+            self.drawn[s] += self.context
+        return rows[:, :-1], rows[:, 1:]
+
+    def epochs(self) -> float:
+        """Passes over the most repeated source: tokens trained on / tokens it has."""
+        return float(max(d / len(s.tokens) for d, s in zip(self.drawn, self.sources)))
+
+
+@dataclass
+class EvalSet:
+    """Fixed consecutive windows of one held-out text: the same ones for every run."""
+
+    name: str
+    inputs: np.ndarray  # (windows, context)
+    targets: np.ndarray
+    covered: np.ndarray  # bytes each target token covers
+    stream: TokenStream
+
+    @property
+    def n_bytes(self) -> int:
+        return int(self.covered.sum())
+
+
+def eval_set(stream: TokenStream, context: int, max_tokens: int) -> EvalSet:
+    """The first `max_tokens` predicted tokens of `stream`, as windows of `context`: window i
+    reads tokens [i*context, (i+1)*context) and predicts each one's successor."""
+    windows = min(max_tokens // context, (len(stream.tokens) - 1) // context)
+    if windows < 1:
+        raise CurateError(f"eval set {stream.name}: {len(stream.tokens)} tokens, fewer than one window of "
+                          f"{context + 1}")
+    n = windows * context
+    tokens = stream.tokens[:n + 1].astype(np.int64)
+    inputs = tokens[:-1].reshape(windows, context)
+    targets = tokens[1:].reshape(windows, context)
+    covered = stream.covered[1:n + 1].reshape(windows, context)
+    return EvalSet(stream.name, inputs, targets, covered, stream)
