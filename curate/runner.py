@@ -58,6 +58,9 @@ def run_pipeline(path: str, run: RunConfig, executor: str = "local", tasks: int 
         if isinstance(step, ReadDocuments):
             expand_inputs(step.inputs, step.storage_options)
     finalize(steps, run)  # over all stages: later stages' writers get earlier stages' columns
+    for step in steps:  # blocks that call a service check it once here, not in every task
+        if callable(getattr(step, "preflight", None)):
+            step.preflight()
     os.makedirs(run.output, exist_ok=True)
     # a stage may ask for fewer tasks (e.g. one clustering task); logs of stage 2+ in _logs/stage_N
     stage_tasks = [min([tasks] + [s.tasks for s in stage if isinstance(getattr(s, "tasks", None), int)])
@@ -72,6 +75,9 @@ def run_pipeline(path: str, run: RunConfig, executor: str = "local", tasks: int 
     funnel = funnels[0] if len(stages) == 1 else _merge_funnels(funnels, stage_tasks, tasks)
     write_funnel(funnel, run.output)
     print(format_funnel(funnel), file=sys.stdout, flush=True)
+    for step in steps:  # blocks with run-level reports of their own (e.g. rephrase stats)
+        if callable(getattr(step, "run_report", None)) and (text := step.run_report(run.output)):
+            print(text, file=sys.stdout, flush=True)
     return funnel
 
 
