@@ -129,7 +129,7 @@ class Rephrase(CurateStep):
             reason = getattr(e, "reason", e)
             raise CurateError(f"rephrase: cannot reach the LLM server at {self.llm.base_url} ({reason})") from None
 
-    def report(self, output_dir: str) -> str | None:
+    def run_report(self, output_dir: str) -> str | None:
         """Merge the tasks' stats into OUTPUT/rephrase_stats.json and return the printable summary."""
         import json
 
@@ -259,7 +259,7 @@ class _Worker:
         block, stats = self.block, self.stats
         prompt = render(block.template, text)
         key = cache_key(block.llm.model, block.style, block.prompt_id, text, self.sampling)
-        answer = self.cache.get(key) if self.cache else None
+        answer = self.cache.get(key) if self.cache is not None else None
         hit = answer is not None
         if hit:
             stats.counts["cache_hits"] += 1
@@ -275,7 +275,7 @@ class _Worker:
                     raise
                 logger.warning(f"rephrase: a chunk failed ({failed})")
                 return f"{FAILED}:{failed.cause}", None, False
-            if self.cache:
+            if self.cache is not None:
                 self.cache.put(key, answer)
         status = classify(answer.text, answer.finish_reason, text, prompt, block.echo_threshold)
         stats.counts[f"chunk_status.{status}"] += 1
@@ -297,7 +297,7 @@ class _Worker:
         await asyncio.gather(*tasks, return_exceptions=True)
         if self.client:
             await self.client.close()
-        if self.cache:
+        if self.cache is not None:
             self.cache.close()
 
     def close(self) -> None:

@@ -58,12 +58,16 @@ def _split(text: str, separator: str, level: int, budget: int, count, out: list[
             out.append(Chunk(text[start:start + step], separator if start == 0 else ""))
         return
     parts = LEVELS[level].split(text)
-    # parts = [piece, sep, piece, sep, ..., piece]
-    current, current_sep = "", separator
+    # parts = [piece, sep, piece, sep, ..., piece]; an empty piece passes its separator on
+    current, current_sep, pending = "", separator, ""
     for i in range(0, len(parts), 2):
-        piece, sep_before = parts[i], (parts[i - 1] if i else separator)
+        piece, sep_before = parts[i], pending + (parts[i - 1] if i else separator)
+        pending = ""
         if not piece:
-            current += sep_before if current else ""
+            if current:
+                current += sep_before
+            else:
+                pending = sep_before
             continue
         if current and count(current + sep_before + piece) <= budget:
             current += sep_before + piece
@@ -72,11 +76,13 @@ def _split(text: str, separator: str, level: int, budget: int, count, out: list[
             out.append(Chunk(current, current_sep))
             current = ""
         if count(piece) <= budget:
-            current, current_sep = piece, sep_before if (out or i) else separator
+            current, current_sep = piece, sep_before
         else:
-            _split(piece, sep_before if (out or i) else separator, level + 1, budget, count, out)
+            _split(piece, sep_before, level + 1, budget, count, out)
     if current:
         out.append(Chunk(current, current_sep))
+    elif pending and out:  # trailing whitespace: keep it on the last chunk (answers are stripped anyway)
+        out[-1].text += pending
 
 
 def join_chunks(chunks: list[Chunk], answers: list[str]) -> str:
