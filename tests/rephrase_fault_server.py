@@ -45,6 +45,7 @@ class FaultServer:
         self.api_key, self.die_after, self.slow_s, self.model = api_key, die_after, slow_s, model
         self.requests = 0  # chat requests received (every attempt)
         self.answered = 0  # chat requests answered 200 with a well-formed completion
+        self.answered_docs: set[str] = set()
         self.seen: Counter[str] = Counter()  # requests per document chunk
         self.times: dict[str, list[float]] = {}
         self.auth_headers: set[str] = set()
@@ -164,6 +165,7 @@ class FaultServer:
                     if status == 200 and body.endswith(b"}"):
                         with server._lock:
                             server.answered += 1
+                            server.answered_docs.add(document_of(prompt))
                 except OSError:
                     pass  # the client gave up (timeout)
 
