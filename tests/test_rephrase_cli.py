@@ -77,17 +77,23 @@ def test_end_to_end_writes_both_columns_and_keeps_the_key_secret(tmp_path):
     assert SECRET not in result.stdout + result.stderr
 
 
-def test_unreachable_server_is_one_line_error(tmp_path):
+def test_unreachable_server_is_one_line_error(tmp_path, capsys, monkeypatch):
+    from curate.cli import main
+
+    for name in [k for k in os.environ if k.startswith("CURATE_LLM_")]:
+        monkeypatch.delenv(name)
     source = write_input(tmp_path / "in", texts(2))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
-    result = curate_run(source, tmp_path / "out", f"base_url=http://127.0.0.1:{port}/v1", "model=m")
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("curate: error: rephrase: cannot reach the LLM server"), result.stderr
-    result = curate_run(source, tmp_path / "out", "model=m")
-    assert result.returncode == 2 and result.stderr.strip().startswith("curate: error: the LLM endpoint is not configured")
+    base = ["run", "pipelines/rephrase.py", "--input", str(source), "--output", str(tmp_path / "out")]
+    monkeypatch.chdir(REPO)
+    assert main(base + ["--set", f"base_url=http://127.0.0.1:{port}/v1", "--set", "model=m"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("curate: error: rephrase: cannot reach the LLM server"), captured.err
+    assert main(base + ["--set", "model=m"]) == 2
+    assert capsys.readouterr().err.strip().startswith("curate: error: the LLM endpoint is not configured")
 
 
 def test_server_killed_mid_run_then_rerun_completes(tmp_path):
@@ -113,3 +119,20 @@ def test_server_killed_mid_run_then_rerun_completes(tmp_path):
     assert sum(table.column("rephrase_cached").to_pylist()) == len(answered_before)
     funnel = json.loads((output / "funnel.json").read_text())
     assert funnel["tasks_reported"] == 1
+
+
+def test_documents_form_with_mixing(tmp_path):
+    docs = texts(12) + ["[[echo]] " + texts(1)[0]]
+    source = write_input(tmp_path / "in", docs)
+    output = tmp_path / "out"
+    with FaultServer() as server:
+        result = curate_run(source, output, f"base_url={server.base_url}", f"model={server.model}",
+                            "form=documents", "mix=1:2", "style=qa")
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = read_output(output)
+    rows = table.select(["id", "synthetic", "source_id"]).to_pylist()
+    real = [r for r in rows if not r["synthetic"]]
+    synthetic = [r for r in rows if r["synthetic"]]
+    assert (len(real), len(synthetic)) == (6, 12)  # 12 ok rewrites (the echo is not one): 1:2 exactly
+    assert all(r["source_id"] == r["id"].removesuffix("/rephrase/qa") for r in synthetic)
+    assert "rephrased_text" not in table.column_names
