@@ -25,7 +25,10 @@ API (the contract with curate/llm/, the benchmark and the real-server tests):
         STATS_DIR/<rank>.json; `curate run` merges them into OUTPUT/rephrase_stats.json.
         Without cache_dir/stats_dir and outside `curate run` (e.g. a benchmark calling
         block.run(docs) directly) nothing is cached or saved.
-        block.preflight() raises CurateError when the server is unreachable or refuses the key.
+        block.preflight() raises CurateError when the server is unreachable or refuses the key;
+        block.run_report(output_dir) merges the stats; `curate run` calls both (curate/runner.py).
+        Cache key: cache.cache_key(model, style, prompts.prompt_id(template), chunk_text,
+        block.sampling_key(llm)) with sampling = {temperature, max_tokens, seed}.
     MixSynthetic(ratio="1:1", method="exact"|"hash", seed=0): real:synthetic mixing, either form.
 """
 

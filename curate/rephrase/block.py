@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import os
 import random
+import sqlite3
 import threading
 import time
 import urllib.error
@@ -31,6 +32,11 @@ from curate.step import BYTES_IN, BYTES_OUT, CPU_S, DOCS_IN, DOCS_OUT, CurateSte
 OUTPUTS = ("column", "documents")
 ON_FAILURE = ("abort", "flag")
 STATS_FILE = "rephrase_stats.json"
+
+
+def sampling_key(llm: LLMConfig) -> dict:
+    """The sampling settings that are part of every cache key."""
+    return {"temperature": llm.temperature, "max_tokens": llm.max_tokens, "seed": llm.seed}
 
 
 class RephraseError(CurateError):
@@ -215,7 +221,11 @@ class _Worker:
         self.thread.start()
         self.client: ChatClient | None = None
         self.cache: AnswerCache | None = None
-        asyncio.run_coroutine_threadsafe(self._open(), self.loop).result()
+        try:
+            asyncio.run_coroutine_threadsafe(self._open(), self.loop).result()
+        except BaseException:
+            self.close()
+            raise
 
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -227,9 +237,11 @@ class _Worker:
     async def _open(self) -> None:
         block = self.block
         self.client = ChatClient(block.llm, self.stats, random.Random())
-        self.cache = AnswerCache(block.cache_dir) if block.cache_dir else None
-        self.sampling = {"temperature": block.llm.temperature, "max_tokens": block.llm.max_tokens,
-                         "seed": block.llm.seed}
+        self.sampling = sampling_key(block.llm)
+        try:
+            self.cache = AnswerCache(block.cache_dir) if block.cache_dir else None
+        except (OSError, sqlite3.Error) as e:
+            raise CurateError(f"rephrase: cannot open the cache in {block.cache_dir}: {e}") from None
 
     def submit(self, text: str) -> concurrent.futures.Future:
         return asyncio.run_coroutine_threadsafe(self._document(text), self.loop)
