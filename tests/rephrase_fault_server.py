@@ -47,7 +47,8 @@ class FaultServer:
         self.answered = 0  # chat requests answered 200 with a well-formed completion
         self.answered_docs: set[str] = set()
         self.seen: Counter[str] = Counter()  # requests per document chunk
-        self.times: dict[str, list[float]] = {}
+        self.times: dict[str, list[float]] = {}  # when each request for a chunk arrived
+        self.done_at: dict[str, float] = {}  # when the chunk's last answer was sent
         self.auth_headers: set[str] = set()
         self.dead = False
         self._lock = threading.Lock()
@@ -166,6 +167,7 @@ class FaultServer:
                         with server._lock:
                             server.answered += 1
                             server.answered_docs.add(document_of(prompt))
+                            server.done_at[document_of(prompt)] = time.monotonic()
                 except OSError:
                     pass  # the client gave up (timeout)
 

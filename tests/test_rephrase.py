@@ -22,7 +22,8 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def config(server: FaultServer, **kw) -> LLMConfig:
-    base = dict(max_retries=3, backoff_base=0.01, backoff_max=0.05, request_timeout=1.0, concurrency=4)
+    # a generous timeout: only the injected slow answers (slow_s) may run past it, even on a loaded machine
+    base = dict(max_retries=3, backoff_base=0.01, backoff_max=0.05, request_timeout=5.0, concurrency=4)
     return LLMConfig(server.base_url, server.model, **{**base, **kw})
 
 
@@ -40,7 +41,7 @@ def sentences(n: int, tag: str = "") -> str:
 
 @pytest.fixture
 def server():
-    with FaultServer(slow_s=2.5) as s:
+    with FaultServer(slow_s=6.0) as s:
         yield s
 
 
@@ -48,7 +49,7 @@ def test_transient_faults_are_retried_and_counted(server, tmp_path):
     texts = ["[[429x2]] " + sentences(1, "a"), "[[429rax1]] " + sentences(1, "b"), "[[500x1]] " + sentences(1, "c"),
              "[[503x2]] " + sentences(1, "d"), "[[slowx1]] " + sentences(1, "e"), "[[malformedx1]] " + sentences(1, "f"),
              sentences(2, "g")]
-    llm = config(server, price_prompt_per_m=2.0, price_completion_per_m=10.0)
+    llm = config(server, price_prompt_per_m=2.0, price_completion_per_m=10.0, request_timeout=1.5)
     block = Rephrase(llm, cache_dir=str(tmp_path / "cache"), stats_dir=str(tmp_path / "stats"))
     out = run(block, texts)
     assert [d.metadata["rephrase_status"] for d in out] == ["ok"] * 7
@@ -154,12 +155,12 @@ def test_long_document_is_chunked_and_rejoined_in_order(server):
 
 def test_output_order_is_input_order_under_concurrency(server):
     # early documents answer slowly, later ones at once: completion order differs from input order
-    texts = [("[[delay0.4]] " if i < 3 else "") + sentences(1, f"o{i}") for i in range(12)]
+    texts = [("[[delay1.0]] " if i < 3 else "") + sentences(1, f"o{i}") for i in range(12)]
     out = run(Rephrase(config(server, concurrency=4)), texts)
     assert [d.id for d in out] == [f"d{i}" for i in range(12)]
     assert [d.metadata["rephrased_text"] for d in out] == [reverse_words(t) for t in texts]
-    answered_first = min(server.times[t][0] for t in texts[3:7])
-    assert answered_first >= server.times[texts[0]][0]  # all were in flight together
+    # the setup did what it meant to: later documents were answered before the first ones
+    assert max(server.done_at[t] for t in texts[3:]) < min(server.done_at[t] for t in texts[:3])
 
 
 def test_documents_form_links_rewrites_to_sources(server):
