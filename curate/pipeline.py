@@ -70,3 +70,27 @@ def finalize(steps: list, run: RunConfig) -> list:
                 step.removed_writer = WriteParquet(run.removed, extra_columns={**columns, **REMOVED_COLUMNS},
                                                    output_filename=f"{step.stage}/${{rank}}.parquet")
     return steps
+
+
+def step_names(step) -> set[str]:
+    """What a step answers to when a run leaves steps out: its class name and its stage name."""
+    return {type(step).__name__, str(getattr(step, "stage", "") or ""), str(getattr(step, "name", "") or "")} - {""}
+
+
+def leave_out_steps(built, names, path: str):
+    """What build(run) returned, less the steps named in `names` (class or stage names, e.g.
+    "C4Quality" or "c4"): the same pipeline with those filters left out. A name that matches no
+    step is an error, so a typo cannot pass for an ablation."""
+    names = set(names or ())
+    if not names:
+        return built
+    nested = isinstance(built, list) and bool(built) and all(isinstance(stage, list) for stage in built)
+    steps = [step for stage in built for step in stage] if nested else list(built or [])
+    unknown = names - set().union(*(step_names(step) for step in steps))
+    if unknown:
+        known = ", ".join(sorted({type(step).__name__ for step in steps}))
+        raise CurateError(f"{path}: no step named {', '.join(sorted(unknown))} to leave out (steps: {known})")
+    if nested:
+        return [kept for stage in built if (kept := [s for s in stage if not step_names(s) & names])]
+    return [step for step in built if not step_names(step) & names]
+

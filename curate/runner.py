@@ -6,7 +6,7 @@ import os
 import sys
 
 from curate.errors import CurateError
-from curate.pipeline import RunConfig, finalize, load_pipeline
+from curate.pipeline import RunConfig, finalize, leave_out_steps, load_pipeline
 from curate.report import collect_funnel, format_funnel, write_funnel
 
 EXECUTORS = ("local", "ray")
@@ -40,15 +40,17 @@ def build_executor(steps: list, run: RunConfig, executor: str, tasks: int, worke
     raise CurateError(f"unknown executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
 
 
-def run_pipeline(path: str, run: RunConfig, executor: str = "local", tasks: int = 1, workers: int = 1) -> dict:
+def run_pipeline(path: str, run: RunConfig, executor: str = "local", tasks: int = 1, workers: int = 1,
+                 leave_out: tuple[str, ...] = ()) -> dict:
     """Build the pipeline in `path`, run it, and return the funnel (also saved as
-    OUTPUT/funnel.json). Tasks completed by an earlier run of the same output are skipped."""
+    OUTPUT/funnel.json). Tasks completed by an earlier run of the same output are skipped.
+    `leave_out` names steps (class or stage names) to run the pipeline without."""
     if "://" in run.output and not run.output.startswith("file://"):
         raise CurateError(f"--output {run.output}: write to a local folder (remote output is not supported yet)")
     if tasks < 1 or workers < 1:
         raise CurateError("--tasks and --workers must be at least 1")
     module = load_pipeline(path)
-    stages = pipeline_stages(module.build(run), path)
+    stages = pipeline_stages(leave_out_steps(module.build(run), leave_out, path), path)
     steps = [step for stage in stages for step in stage]
     # resolve inputs now, so a bad path is one clear error instead of one per task
     from curate.io.inputs import expand_inputs
