@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     from curate.quality.cli import add_parser as add_classifier_parser
 
     add_classifier_parser(sub)  # curate classifier train|eval
+    from curate.train.cli import add_parser as add_ablate_parser
+
+    add_ablate_parser(sub)  # curate ablate CONFIG --out DIR
     from curate.llm.cli import add_parser as add_llm_parser
 
     add_llm_parser(sub)  # curate llm-serve MODEL.gguf
