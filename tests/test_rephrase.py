@@ -15,7 +15,7 @@ from curate.rephrase.cache import AnswerCache
 from curate.rephrase.checks import classify, echo_score
 from curate.rephrase.chunking import estimate_tokens, join_chunks, split_document
 from curate.rephrase.client import parse_retry_after, retry_delay
-from curate.rephrase.prompts import STYLES, render, resolve_prompt
+from curate.rephrase.prompts import STYLES, render
 from rephrase_fault_server import FaultServer, reverse_words
 
 pytestmark = pytest.mark.timeout(60)
@@ -100,7 +100,9 @@ def test_exhausted_retries_flag_the_document(server, tmp_path):
 
 def test_exhausted_retries_abort_the_task(server, tmp_path):
     texts = [sentences(1, "a"), "[[always500]] " + sentences(1)] + [sentences(1, f"x{i}") for i in range(30)]
-    block = Rephrase(config(server, max_retries=1, concurrency=2), cache_dir=str(tmp_path))
+    # a backoff long enough that d0 (answered at once) is surely through before the task gives up
+    block = Rephrase(config(server, max_retries=1, concurrency=2, backoff_base=0.6, backoff_max=0.6),
+                     cache_dir=str(tmp_path))
     got = []
     with pytest.raises(RephraseError, match="server_error") as error:
         for doc in block.run(docs(texts)):

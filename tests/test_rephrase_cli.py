@@ -110,13 +110,16 @@ def test_server_killed_mid_run_then_rerun_completes(tmp_path):
     with FaultServer() as second:
         result = curate_run(source, output, f"base_url={second.base_url}", f"model={second.model}", *settings)
     assert result.returncode == 0, result.stderr[-3000:]
-    # the rerun asked only for what the killed run had not got, each once
-    assert set(second.seen) == set(docs) - answered_before
-    assert all(count == 1 for count in second.seen.values())
     table = read_output(output)
     assert table.column("id").to_pylist() == [f"doc-{i:03d}" for i in range(30)]  # nothing lost or duplicated
     assert table.column("rephrased_text").to_pylist() == [reverse_words(t) for t in docs]
-    assert sum(table.column("rephrase_cached").to_pylist()) == len(answered_before)
+    cached = {t for t, hit in zip(docs, table.column("rephrase_cached").to_pylist()) if hit}
+    # the rerun asked only for what the killed run had not got, each once; what came from the cache
+    # is what the killed run was answered (less at most the answers in flight when it stopped)
+    assert set(second.seen) == set(docs) - cached
+    assert all(count == 1 for count in second.seen.values())
+    assert cached <= answered_before and len(answered_before - cached) <= 2
+    assert len(cached) >= len(answered_before) - 2 > 0
     funnel = json.loads((output / "funnel.json").read_text())
     assert funnel["tasks_reported"] == 1
 

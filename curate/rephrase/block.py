@@ -27,7 +27,7 @@ from curate.rephrase.client import CONFIGURATION, TRANSIENT, ChatClient, Request
 from curate.rephrase.config import LLMConfig
 from curate.rephrase.prompts import prompt_id, render, resolve_prompt
 from curate.rephrase.stats import RephraseStats, format_summary
-from curate.step import BYTES_IN, BYTES_OUT, CPU_S, DOCS_IN, DOCS_OUT, CurateStep, Funnel, utf8_len
+from curate.step import BYTES_IN, BYTES_OUT, DOCS_IN, DOCS_OUT, CurateStep, Funnel, utf8_len
 
 OUTPUTS = ("column", "documents")
 ON_FAILURE = ("abort", "flag")
