@@ -12,6 +12,7 @@ price_prompt_per_m, price_completion_per_m, seed). Settings of this recipe:
     style=wikipedia|easy|hard|qa   prompt_file=PATH (a template with one {text}: overrides the style's prompt)
     form=column|documents          cache_dir=DIR (default OUTPUT/_rephrase)
     on_failure=abort|flag          mix=REAL:SYNTHETIC (e.g. 1:1: write a mixed training set instead)
+                                   mix_method=exact|hash, mix_seed=N (for method hash)
 """
 
 import os
@@ -43,5 +44,5 @@ def build(run: RunConfig) -> list:
     ]
     if params.get("mix"):
         steps.append(MixSynthetic(ratio=params["mix"], method=params.get("mix_method", "exact"),
-                                  seed=int(params.get("seed", 0))))
+                                  seed=int(params.get("mix_seed", 0))))
     return steps + [WriteParquet(run.output)]
