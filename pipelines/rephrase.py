@@ -43,6 +43,8 @@ def build(run: RunConfig) -> list:
                  on_failure=params.get("on_failure", "abort")),
     ]
     if params.get("mix"):
-        steps.append(MixSynthetic(ratio=params["mix"], method=params.get("mix_method", "exact"),
-                                  seed=int(params.get("mix_seed", 0))))
+        seed = params.get("mix_seed", "0")
+        if not str(seed).lstrip("-").isdigit():
+            raise CurateError(f"--set mix_seed={seed}: expected an integer")
+        steps.append(MixSynthetic(ratio=params["mix"], method=params.get("mix_method", "exact"), seed=int(seed)))
     return steps + [WriteParquet(run.output)]
