@@ -1,9 +1,23 @@
 """A small decoder-only LM and a fixed-FLOP training loop, to measure what a data filter does to
-held-out loss per unit of compute (`curate ablate`, docs/train.md)."""
+held-out loss per unit of compute (`curate ablate`, docs/train.md).
 
-from curate.train.flops import flops_per_step, flops_per_token
-from curate.train.model import GPT, PRESETS, ModelConfig, preset
-from curate.train.tokenize import ByteTokenizer, HFTokenizer, bits_per_byte, load_tokenizer
+Names are imported lazily: `curate --help` and the other subcommands should not pay for torch.
+"""
 
-__all__ = ["GPT", "PRESETS", "ModelConfig", "preset", "flops_per_step", "flops_per_token", "ByteTokenizer",
-           "HFTokenizer", "bits_per_byte", "load_tokenizer"]
+from importlib import import_module
+
+_EXPORTS = {
+    "GPT": "model", "PRESETS": "model", "ModelConfig": "model", "preset": "model",
+    "flops_per_step": "flops", "flops_per_token": "flops",
+    "ByteTokenizer": "tokenize", "HFTokenizer": "tokenize", "bits_per_byte": "tokenize", "load_tokenizer": "tokenize",
+    "train": "loop",
+    "Ablation": "config", "Texts": "config", "Pipeline": "config", "Mix": "config", "RandomBytes": "config",
+    "load_ablation": "config", "run_ablation": "ablate",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f"curate.train.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'curate.train' has no attribute {name!r}")

@@ -80,7 +80,8 @@ def train(config: ModelConfig, sampler: WindowSampler, eval_sets: list[EvalSet],
           label: str = "", warmup_fraction: float = 0.05) -> list[dict]:
     """Train a fresh model from `seed` for the steps `flop_budget` pays for; return one row per
     (evaluation, eval set): step, flops, tokens, epochs, train_loss (mean since the last
-    evaluation), eval_set, eval_bpb."""
+    evaluation), eval_set, eval_bpb. progress: None shows a bar on a terminal and a log line per
+    evaluation otherwise, True a bar, False nothing."""
     dev = resolve_device(device or config.device)
     step_flops = flops_per_step(config)
     steps = int(flop_budget // step_flops)
@@ -96,15 +97,16 @@ def train(config: ModelConfig, sampler: WindowSampler, eval_sets: list[EvalSet],
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-        if compile:
-            forward = torch.compile(model)
+    if compile:  # pays off on long GPU runs; on a small CPU run the compile time dominates
+        forward = torch.compile(model)
     use_bf16 = config.dtype == "bfloat16" and dev.type == "cuda"
 
     def autocast():
         return torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_bf16)
 
     rows: list[dict] = []
-    show = _Progress(steps, label, sys.stderr.isatty() if progress is None else progress)
+    show = _Progress(steps, label, "bar" if sys.stderr.isatty() else "log") if progress is None else \
+        _Progress(steps, label, "bar" if progress else "off")
     losses = torch.zeros((), device=dev)
     since_eval = 0
     for step in range(steps):
@@ -129,21 +131,22 @@ def train(config: ModelConfig, sampler: WindowSampler, eval_sets: list[EvalSet],
             since_eval = 0
             base = {"step": done, "flops": done * step_flops, "tokens": done * config.batch_size * config.context,
                     "epochs": sampler.epochs(), "train_loss": train_loss}
-            for data in eval_sets:
-                rows.append({**base, "eval_set": data.name, "eval_bpb": evaluate(model, data, dev, autocast)})
-            show.eval(done, train_loss, {r["eval_set"]: r["eval_bpb"] for r in rows[-len(eval_sets):]})
+            scores = {data.name: evaluate(model, data, dev, autocast) for data in eval_sets}
+            rows += [{**base, "eval_set": name, "eval_bpb": bpb} for name, bpb in scores.items()] or \
+                [{**base, "eval_set": None, "eval_bpb": None}]  # no eval sets: the training curve alone
+            show.eval(done, train_loss, scores)
         show.step(done)
     show.close()
     return rows
 
 
 class _Progress:
-    """A tqdm bar on a terminal; otherwise a log line at each evaluation."""
+    """A tqdm bar ("bar", on a terminal), a log line at each evaluation ("log"), or nothing."""
 
-    def __init__(self, steps: int, label: str, tty: bool):
-        self.steps, self.label, self.start = steps, label, time.monotonic()
+    def __init__(self, steps: int, label: str, mode: str):
+        self.steps, self.label, self.start, self.mode = steps, label, time.monotonic(), mode
         self.bar = None
-        if tty:
+        if mode == "bar":
             from tqdm import tqdm
 
             self.bar = tqdm(total=steps, desc=label or "train", unit="step", leave=False, dynamic_ncols=True)
@@ -153,13 +156,13 @@ class _Progress:
             self.bar.update(1)
 
     def eval(self, done: int, train_loss: float, bpb: dict) -> None:
-        scores = " ".join(f"{name} {value:.3f}" for name, value in bpb.items())
+        scores = ", bpb " + " ".join(f"{name} {value:.3f}" for name, value in bpb.items()) if bpb else ""
         if self.bar is not None:
-            self.bar.set_postfix_str(f"loss {train_loss:.3f} bpb {scores}")
-        else:
+            self.bar.set_postfix_str(f"loss {train_loss:.3f}{scores}")
+        elif self.mode == "log":
             elapsed = time.monotonic() - self.start
-            print(f"{self.label} step {done}/{self.steps} ({elapsed:.0f}s): train loss {train_loss:.3f}, "
-                  f"bpb {scores}", file=sys.stderr, flush=True)
+            print(f"{self.label} step {done}/{self.steps} ({elapsed:.0f}s): train loss {train_loss:.3f}{scores}",
+                  file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:

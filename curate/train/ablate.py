@@ -1,0 +1,284 @@
+"""`curate ablate`: train the same model from the same seeds on the same FLOP budget on each
+variant of the training data, and say which variants beat the baseline on held-out bits per byte.
+
+Outputs in OUT/: results.parquet (one row per variant, seed, evaluation and eval set),
+summary.json (final bpb per variant and eval set, mean and spread over seeds, difference to the
+baseline, verdict), curves.png (eval bpb against FLOPs), variants/<name>/ (what pipeline
+variants wrote). Results are rewritten after every run, so an interrupted ablation keeps the
+runs it finished.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import statistics
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from curate.errors import CurateError
+from curate.train.config import Ablation, Mix, Pipeline, RandomBytes, Source, Texts
+from curate.train.data import TokenStream, WindowSampler, eval_set, read_texts, text_key, tokenize
+from curate.train.flops import flops_per_step
+from curate.train.model import ModelConfig, preset
+
+RESULT_COLUMNS = ("variant", "seed", "step", "flops", "tokens", "epochs", "train_loss", "eval_set", "eval_bpb")
+NOISE_MULTIPLE = 2.0  # a difference counts when larger than this many seed spreads
+NOISE_FLOOR = 0.002  # bpb: with near-identical seeds, differences below this are still noise
+VERDICT_RULE = (f"diff = mean final bpb of the variant - the baseline's (same seeds); noise = the larger of the two "
+                f"spreads (sample standard deviation over seeds), at least {NOISE_FLOOR} bpb; 'helps' if diff < "
+                f"-{NOISE_MULTIPLE:g} x noise, 'hurts' if diff > {NOISE_MULTIPLE:g} x noise, else 'within noise'")
+
+
+def model_config(ablation: Ablation, vocab_size: int, preset_name: str | None = None,
+                 device: str | None = None) -> ModelConfig:
+    base = preset(preset_name or ablation.preset)
+    try:
+        config = replace(base, **ablation.model)
+    except TypeError as e:
+        raise CurateError(f"model: {e} (fields: {', '.join(base.as_dict())})") from None
+    config = config.with_vocab(vocab_size)
+    return replace(config, device=device) if device else config
+
+
+def run_ablation(ablation: Ablation, out: str, device: str | None = None, compile: bool = False,
+                 progress: bool | None = None) -> dict:
+    from curate.train.loop import train
+    from curate.train.tokenize import load_tokenizer
+
+    os.makedirs(out, exist_ok=True)
+    tokenizer = load_tokenizer(ablation.tokenizer)
+    config = model_config(ablation, tokenizer.vocab_size, device=device)
+    step_flops = flops_per_step(config)
+    log(f"model: {config.n_layer} layers x {config.d_model}, context {config.context}, batch {config.batch_size}, "
+        f"{config.device}; {step_flops:.3g} FLOPs/step, budget {ablation.flops:.3g} FLOPs = "
+        f"{int(ablation.flops // step_flops)} steps; tokenizer {tokenizer.name}")
+
+    eval_streams = {name: tokenize(f"eval set {name}", read_texts(spec.paths, spec.column), tokenizer)
+                    for name, spec in ablation.eval_sets.items()}
+    eval_sets = [eval_set(stream, config.context, ablation.eval_tokens) for stream in eval_streams.values()]
+    for data in eval_sets:
+        data.name = next(n for n, s in eval_streams.items() if s is data.stream)
+    held_out = {text_key(t) for spec in ablation.eval_sets.values() for t in read_texts(spec.paths, spec.column)}
+
+    variants = {name: _materialize(name, spec, tokenizer, held_out, out) for name, spec in ablation.variants.items()}
+    data_info = {name: _describe(sources) for name, (sources, _) in variants.items()}
+    for name, info in data_info.items():
+        log(f"variant {name}: {info['documents']} documents, {info['tokens']} tokens"
+            + (f" ({info['left_out_in_eval_sets']} documents left out: also in an eval set)"
+               if info["left_out_in_eval_sets"] else ""))
+
+    rows: list[dict] = []
+    runs = [(seed, name) for seed in ablation.seeds for name in ablation.variants]
+    start = time.monotonic()
+    for number, (seed, name) in enumerate(runs, 1):
+        sources, weights = variants[name]
+        sampler = WindowSampler(sources, weights, config.context, seed)
+        label = f"[{number}/{len(runs)}] {name} seed {seed}"
+        log(f"{label}: training")
+        for row in train(config, sampler, eval_sets, ablation.flops, seed, evals=ablation.evals, compile=compile,
+                         progress=progress, label=label):
+            rows.append({"variant": name, "seed": seed, **row})
+        write_results(rows, out)
+    elapsed = time.monotonic() - start
+    summary = summarize(rows, ablation, config, tokenizer.name, data_info)
+    summary["train_seconds"] = round(elapsed, 1)
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    plot_curves(rows, ablation, os.path.join(out, "curves.png"))
+    return summary
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _materialize(name: str, spec: Source, tokenizer, held_out: set[str], out: str):
+    """A variant's training sources and their weights."""
+    if isinstance(spec, Mix):
+        if not spec.parts:
+            raise CurateError(f"variant {name}: an empty mix")
+        sources, weights = [], []
+        for i, (part, weight) in enumerate(spec.parts):
+            if isinstance(part, Mix):
+                raise CurateError(f"variant {name}: a mix inside a mix")
+            sources.append(_source(f"{name}[{i}]", part, tokenizer, held_out, out))
+            weights.append(float(weight))
+        return sources, weights
+    return [_source(name, spec, tokenizer, held_out, out)], [1.0]
+
+
+def _source(name: str, spec, tokenizer, held_out: set[str], out: str) -> TokenStream:
+    if isinstance(spec, Texts):
+        return tokenize(name, read_texts(spec.paths, spec.column), tokenizer, exclude=held_out)
+    if isinstance(spec, Pipeline):
+        folder = run_pipeline_variant(name, spec, out)
+        files = sorted(glob.glob(os.path.join(folder, "*.parquet")))
+        if not files:
+            raise CurateError(f"variant {name}: {spec.file} wrote no Parquet to {folder}")
+        return tokenize(name, read_texts(files, spec.column), tokenizer, exclude=held_out)
+    if isinstance(spec, RandomBytes):
+        return random_bytes(name, spec, tokenizer)
+    raise CurateError(f"variant {name}: unknown source {type(spec).__name__}")
+
+
+def run_pipeline_variant(name: str, spec: Pipeline, out: str) -> str:
+    """Run the pipeline file into OUT/variants/<name>/ (a rerun skips completed tasks)."""
+    from curate.pipeline import RunConfig
+    from curate.runner import run_pipeline
+
+    folder = os.path.join(out, "variants", name.replace("/", "_"))
+    left_out = f" without {', '.join(spec.leave_out)}" if spec.leave_out else ""
+    log(f"variant {name}: running {spec.file}{left_out} -> {folder}")
+    run = RunConfig(inputs=list(spec.inputs), output=folder, params={k: str(v) for k, v in spec.params.items()})
+    stdout, sys.stdout = sys.stdout, sys.stderr  # the funnel table is progress here, not the result
+    try:
+        funnel = run_pipeline(spec.file, run, tasks=spec.tasks, workers=spec.workers, leave_out=tuple(spec.leave_out))
+    finally:
+        sys.stdout = stdout
+    if funnel["tasks_reported"] < funnel["tasks"]:
+        raise CurateError(f"variant {name}: {spec.file} did not complete ({funnel['tasks_reported']} of "
+                          f"{funnel['tasks']} tasks; logs in {folder}/_logs)")
+    return folder
+
+
+def random_bytes(name: str, spec: RandomBytes, tokenizer) -> TokenStream:
+    rng = np.random.default_rng(spec.seed)
+    data = rng.integers(0, 256, spec.n_bytes, dtype=np.uint8)
+    if tokenizer.name == "bytes":  # exactly uniform bytes, one token each
+        docs = [data[i:i + spec.doc_bytes] for i in range(0, len(data), spec.doc_bytes)]
+        parts = [np.append(d.astype(np.uint16), np.uint16(tokenizer.eod)) for d in docs]
+        covered = [np.append(np.ones(len(d), dtype=np.int32), 0) for d in docs]
+        return TokenStream(name, np.concatenate(parts), np.concatenate(covered), len(docs))
+    texts = [data[i:i + spec.doc_bytes].tobytes().decode("latin-1") for i in range(0, len(data), spec.doc_bytes)]
+    return tokenize(name, texts, tokenizer)
+
+
+def _describe(sources: list[TokenStream]) -> dict:
+    return {"documents": sum(s.documents for s in sources), "tokens": int(sum(len(s.tokens) for s in sources)),
+            "bytes": int(sum(s.n_bytes for s in sources)),
+            "left_out_in_eval_sets": int(sum(s.skipped.get("in_eval_set", 0) for s in sources)),
+            "sources": [{"name": s.name, "documents": s.documents, "tokens": int(len(s.tokens))} for s in sources]}
+
+
+def write_results(rows: list[dict], out: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([("variant", pa.string()), ("seed", pa.int64()), ("step", pa.int64()), ("flops", pa.float64()),
+                        ("tokens", pa.int64()), ("epochs", pa.float64()), ("train_loss", pa.float64()),
+                        ("eval_set", pa.string()), ("eval_bpb", pa.float64())])
+    table = pa.Table.from_pylist([{k: row[k] for k in RESULT_COLUMNS} for row in rows], schema=schema)
+    tmp = os.path.join(out, "results.parquet.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, os.path.join(out, "results.parquet"))
+
+
+def _spread(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def verdict(diff: float, noise: float) -> str:
+    threshold = NOISE_MULTIPLE * max(noise, NOISE_FLOOR)
+    if diff < -threshold:
+        return "helps"
+    if diff > threshold:
+        return "hurts"
+    return "within noise"
+
+
+def summarize(rows: list[dict], ablation: Ablation, config: ModelConfig, tokenizer: str, data_info: dict) -> dict:
+    final: dict[tuple[str, str], dict[int, float]] = {}
+    last_step: dict[tuple[str, int], int] = {}
+    epochs: dict[str, list[float]] = {}
+    for row in rows:
+        key = (row["variant"], row["seed"])
+        last_step[key] = max(last_step.get(key, 0), row["step"])
+    for row in rows:
+        if row["step"] == last_step[(row["variant"], row["seed"])]:
+            final.setdefault((row["variant"], row["eval_set"]), {})[row["seed"]] = row["eval_bpb"]
+            if row["eval_set"] == rows[0]["eval_set"]:
+                epochs.setdefault(row["variant"], []).append(row["epochs"])
+    variants = {}
+    for name in ablation.variants:
+        per_set = {}
+        for eval_name in ablation.eval_sets:
+            by_seed = final[(name, eval_name)]
+            base = final[(ablation.baseline, eval_name)]
+            values = [by_seed[s] for s in ablation.seeds]
+            entry = {"final_bpb": {str(s): round(by_seed[s], 5) for s in ablation.seeds},
+                     "mean": round(statistics.fmean(values), 5), "spread": round(_spread(values), 5)}
+            if name != ablation.baseline:
+                diff = statistics.fmean(values) - statistics.fmean([base[s] for s in ablation.seeds])
+                noise = max(_spread(values), _spread([base[s] for s in ablation.seeds]))
+                entry.update({"diff_vs_baseline": round(diff, 5), "noise": round(max(noise, NOISE_FLOOR), 5),
+                              "verdict": verdict(diff, noise)})
+            per_set[eval_name] = entry
+        variants[name] = {"eval": per_set, "epochs": round(statistics.fmean(epochs[name]), 4),
+                          "data": data_info[name]}
+    return {"baseline": ablation.baseline, "flops": ablation.flops, "seeds": list(ablation.seeds),
+            "steps": int(ablation.flops // flops_per_step(config)), "flops_per_step": flops_per_step(config),
+            "tokens_per_run": int(ablation.flops // flops_per_step(config)) * config.batch_size * config.context,
+            "model": config.as_dict(), "tokenizer": tokenizer, "eval_sets": {
+                name: {"paths": spec.paths, "column": spec.column} for name, spec in ablation.eval_sets.items()},
+            "verdict_rule": VERDICT_RULE, "variants": variants}
+
+
+def format_table(summary: dict) -> str:
+    eval_names = list(next(iter(summary["variants"].values()))["eval"])
+    header = f"{'variant':<24} {'epochs':>7}"
+    for name in eval_names:
+        header += f" | {name + ' bpb':>16} {'diff':>8} {'verdict':<12}"
+    lines = [header, "-" * len(header)]
+    for variant, info in summary["variants"].items():
+        line = f"{variant[:24]:<24} {info['epochs']:>7.2f}"
+        for name in eval_names:
+            e = info["eval"][name]
+            bpb = f"{e['mean']:.4f}±{e['spread']:.4f}"
+            if variant == summary["baseline"]:
+                line += f" | {bpb:>16} {'':>8} {'(baseline)':<12}"
+            else:
+                line += f" | {bpb:>16} {e['diff_vs_baseline']:>+8.4f} {e['verdict']:<12}"
+        lines.append(line)
+    lines.append(f"bpb: mean±spread over seeds {summary['seeds']} at {summary['flops']:.3g} FLOPs. {VERDICT_RULE}.")
+    return "\n".join(lines)
+
+
+def plot_curves(rows: list[dict], ablation: Ablation, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    eval_names = list(ablation.eval_sets)
+    fig, axes = plt.subplots(1, len(eval_names), figsize=(6 * len(eval_names), 4.5), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, eval_name in zip(axes[0], eval_names):
+        for i, variant in enumerate(ablation.variants):
+            colour = colours[i % len(colours)]
+            by_flops: dict[float, list[float]] = {}
+            for seed in ablation.seeds:
+                points = sorted((r["flops"], r["eval_bpb"]) for r in rows
+                                if r["variant"] == variant and r["seed"] == seed and r["eval_set"] == eval_name)
+                if points:
+                    ax.plot(*zip(*points), color=colour, alpha=0.3, linewidth=0.8)
+                for x, y in points:
+                    by_flops.setdefault(x, []).append(y)
+            xs = sorted(by_flops)
+            label = variant + (" (baseline)" if variant == ablation.baseline else "")
+            ax.plot(xs, [statistics.fmean(by_flops[x]) for x in xs], color=colour, marker="o", markersize=3,
+                    label=label, linewidth=1.8 if variant == ablation.baseline else 1.2)
+        ax.set_title(f"held-out: {eval_name}")
+        ax.set_xlabel("training FLOPs")
+        ax.set_ylabel("bits per byte")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"{ablation.flops:.3g} FLOPs per run, seeds {', '.join(map(str, ablation.seeds))}: mean (thick) "
+                 "and each seed (thin)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,66 @@
+"""`curate ablate CONFIG --out DIR`: the trainer's command line (wired into curate.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser("ablate", help="train a small LM on each data variant at a fixed FLOP budget and "
+                                           "compare held-out bits per byte")
+    parser.add_argument("config", help="an ablation config (.py or .toml), e.g. pipelines/ablate.py")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output folder: results.parquet, summary.json, curves.png, variants/")
+    parser.add_argument("--seeds", metavar="S,S,...", help="seeds, comma-separated (at least 2; default: the config's)")
+    parser.add_argument("--flops", type=float, help="FLOP budget per run, e.g. 2e13 (default: the config's)")
+    parser.add_argument("--preset", help="model preset: cpu-tiny, cpu-small, gpu-20m, gpu-gpt2-small "
+                                         "(default: the config's)")
+    parser.add_argument("--device", help="cpu, cuda, cuda:N (default: the preset's)")
+    parser.add_argument("--tokenizer", metavar="PATH", help="a tokenizers tokenizer.json (default: the config's, "
+                                                            "else bytes)")
+    parser.add_argument("--evals", type=int, help="evaluations per run (default: the config's)")
+    parser.add_argument("--only", action="append", metavar="VARIANT",
+                        help="train only these variants (and the baseline); repeatable")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model (worth it on a GPU)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="a config-specific setting, read by a Python config's build(params); repeatable")
+    parser.set_defaults(func=_ablate)
+
+
+def _ablate(args: argparse.Namespace) -> int:
+    from curate.cli import _params
+    from curate.errors import CurateError
+    from curate.train.ablate import format_table, run_ablation
+    from curate.train.config import load_ablation
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    ablation = load_ablation(args.config, _params(args.set or []))
+    if args.seeds:
+        try:
+            ablation.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+        except ValueError:
+            raise CurateError(f"--seeds {args.seeds!r}: expected integers, e.g. 0,1") from None
+    if args.flops is not None:
+        ablation.flops = args.flops
+    if args.preset:
+        ablation.preset = args.preset
+    if args.tokenizer:
+        ablation.tokenizer = args.tokenizer
+    if args.evals is not None:
+        ablation.evals = args.evals
+    if args.only:
+        unknown = set(args.only) - set(ablation.variants)
+        if unknown:
+            raise CurateError(f"--only {', '.join(sorted(unknown))}: no such variant "
+                              f"(variants: {', '.join(ablation.variants)})")
+        ablation.variants = {k: v for k, v in ablation.variants.items() if k in args.only or k == ablation.baseline}
+    ablation.check(args.config)
+    summary = run_ablation(ablation, args.out, device=args.device, compile=args.compile)
+    print(format_table(summary))
+    print(f"output: {args.out}/results.parquet, {args.out}/summary.json, {args.out}/curves.png")
+    print(json.dumps({name: {e: v.get("verdict", "baseline") for e, v in info["eval"].items()}
+                      for name, info in summary["variants"].items()}))
+    return 0

@@ -1,0 +1,183 @@
+"""What an ablation is: variants of training data, a baseline, eval sets, a FLOP budget, seeds
+and a model. Written as a small Python file (`build(params)` returning an `Ablation`, or an
+`ABLATION` object) or a TOML file with the same fields (docs/train.md, pipelines/ablate.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from curate.errors import CurateError
+
+
+@dataclass
+class Texts:
+    """Parquet/JSONL files or folders; `column` is the text column (e.g. rephrased_text)."""
+
+    paths: list[str]
+    column: str = "text"
+
+
+@dataclass
+class Pipeline:
+    """The Parquet a curate pipeline file writes from `inputs`, optionally with steps (class or
+    stage names) left out: run into OUT/variants/<name>/ and then trained on."""
+
+    file: str
+    inputs: list[str]
+    leave_out: list[str] = field(default_factory=list)
+    params: dict = field(default_factory=dict)  # run.params, as `curate run --set`
+    tasks: int = 1
+    workers: int = 1
+    column: str = "text"
+
+
+@dataclass
+class RandomBytes:
+    """A control: uniformly random bytes, in documents of `doc_bytes`. Anything trained on it
+    should end far worse than real text."""
+
+    n_bytes: int = 1_000_000
+    doc_bytes: int = 2000
+    seed: int = 0
+
+
+@dataclass
+class Mix:
+    """Several sources, each training window drawn from one of them by weight (1:1 real to
+    synthetic text: Mix([(real, 1), (rephrased, 1)]))."""
+
+    parts: list[tuple[Texts | Pipeline | RandomBytes, float]]
+
+
+Source = Texts | Pipeline | RandomBytes | Mix
+
+
+@dataclass
+class Ablation:
+    variants: dict[str, Source]
+    baseline: str
+    eval_sets: dict[str, Texts]
+    flops: float
+    seeds: list[int] = field(default_factory=lambda: [0, 1])
+    preset: str = "cpu-tiny"
+    model: dict = field(default_factory=dict)  # ModelConfig fields overriding the preset's
+    tokenizer: str | None = None  # None: bytes; else a tokenizer.json path
+    evals: int = 8  # evaluations per run, at evenly spaced FLOPs
+    eval_tokens: int = 16384  # predicted tokens per eval set (the first windows of it)
+
+    def check(self, where: str) -> "Ablation":
+        if not self.variants:
+            raise CurateError(f"{where}: no variants")
+        if self.baseline not in self.variants:
+            raise CurateError(f"{where}: baseline {self.baseline!r} is not a variant "
+                              f"(variants: {', '.join(self.variants)})")
+        if not self.eval_sets:
+            raise CurateError(f"{where}: no eval sets")
+        if len(set(self.seeds)) < 2:
+            raise CurateError(f"{where}: give at least 2 seeds (the verdicts compare differences with the "
+                              f"spread over seeds)")
+        if not self.flops or self.flops <= 0:
+            raise CurateError(f"{where}: flops must be a positive FLOP budget")
+        if self.evals < 1 or self.eval_tokens < 1:
+            raise CurateError(f"{where}: evals and eval_tokens must be at least 1")
+        for name, variant in self.variants.items():
+            if not isinstance(variant, (Texts, Pipeline, RandomBytes, Mix)):
+                raise CurateError(f"{where}: variant {name!r} is a {type(variant).__name__}; use Texts, Pipeline, "
+                                  "RandomBytes or Mix")
+        for name, data in self.eval_sets.items():
+            if not isinstance(data, Texts):
+                raise CurateError(f"{where}: eval set {name!r} must be Texts(paths, column)")
+        return self
+
+
+def load_ablation(path: str, params: dict | None = None) -> Ablation:
+    file = Path(path)
+    if not file.is_file():
+        raise CurateError(f"{path}: no such ablation config")
+    if file.suffix == ".toml":
+        return _from_toml(file).check(path)
+    if file.suffix != ".py":
+        raise CurateError(f"{path}: an ablation config is a .py or .toml file")
+    spec = importlib.util.spec_from_file_location(f"curate_ablation_{file.stem}", file)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        if callable(getattr(module, "build", None)):
+            ablation = module.build(dict(params or {}))
+        else:
+            ablation = getattr(module, "ABLATION", None)
+    except CurateError:
+        raise
+    except Exception as e:
+        raise CurateError(f"{path}: failed to load ({type(e).__name__}: {e})") from e
+    if not isinstance(ablation, Ablation):
+        raise CurateError(f"{path}: an ablation config defines build(params) returning a "
+                          "curate.train.config.Ablation (or ABLATION = Ablation(...))")
+    return ablation.check(path)
+
+
+def _from_toml(file: Path) -> Ablation:
+    try:
+        raw = tomllib.loads(file.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise CurateError(f"{file}: not valid TOML ({e})") from None
+    where = str(file)
+    allowed = {f.name for f in fields(Ablation)}
+    unknown = set(raw) - allowed
+    if unknown:
+        raise CurateError(f"{where}: unknown key {', '.join(sorted(unknown))} (keys: {', '.join(sorted(allowed))})")
+    for key in ("variants", "baseline", "eval_sets", "flops"):
+        if key not in raw:
+            raise CurateError(f"{where}: missing {key!r}")
+    raw["variants"] = {name: _toml_source(spec, f"{where}: variant {name!r}")
+                       for name, spec in _table(raw["variants"], f"{where}: variants").items()}
+    raw["eval_sets"] = {name: _toml_texts(spec, f"{where}: eval set {name!r}")
+                        for name, spec in _table(raw["eval_sets"], f"{where}: eval_sets").items()}
+    raw["flops"] = float(raw["flops"])
+    return Ablation(**raw)
+
+
+def _table(value, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise CurateError(f"{where}: expected a table")
+    return value
+
+
+def _paths(value, where: str) -> list[str]:
+    paths = [value] if isinstance(value, str) else value
+    if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
+        raise CurateError(f"{where}: paths must be a path or a list of paths")
+    return [os.path.expandvars(p) for p in paths]  # ${CURATE_SHARED_DATA}/... works
+
+
+def _toml_texts(spec, where: str) -> Texts:
+    spec = _table(spec, where)
+    if "paths" not in spec or set(spec) - {"paths", "column"}:
+        raise CurateError(f"{where}: expected paths and optionally column")
+    return Texts(_paths(spec["paths"], where), spec.get("column", "text"))
+
+
+def _toml_source(spec, where: str) -> Source:
+    spec = _table(spec, where)
+    try:
+        if "mix" in spec:
+            parts = []
+            for i, part in enumerate(spec["mix"]):
+                part = dict(_table(part, f"{where} mix[{i}]"))
+                weight = float(part.pop("weight", 1.0))
+                parts.append((_toml_source(part, f"{where} mix[{i}]"), weight))
+            return Mix(parts)
+        if "pipeline" in spec:
+            spec = dict(spec)
+            file = spec.pop("pipeline")
+            return Pipeline(file=file, **{**spec, "inputs": _paths(spec.get("inputs"), where)})
+        if "random_bytes" in spec:
+            return RandomBytes(n_bytes=int(spec["random_bytes"]), **{k: v for k, v in spec.items()
+                                                                      if k != "random_bytes"})
+    except TypeError as e:
+        raise CurateError(f"{where}: {e}") from None
+    return _toml_texts(spec, where)
