@@ -4,7 +4,14 @@ held-out loss per unit of compute (`curate ablate`, docs/train.md).
 Names are imported lazily: `curate --help` and the other subcommands should not pay for torch.
 """
 
+import os
 from importlib import import_module
+
+# OpenMP threads that spin while waiting for each other collapse when another process holds a
+# core: measured on 2 shared cores, 2 spinning threads ran a cpu-tiny step 4x slower than 1
+# thread; passive waiting brought 2 threads back to within 15% of 1 thread (docs/train.md).
+# Takes effect only if torch is not imported yet; OMP_WAIT_POLICY set by the user wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _EXPORTS = {
     "GPT": "model", "PRESETS": "model", "ModelConfig": "model", "preset": "model",

@@ -54,6 +54,8 @@ def run_ablation(ablation: Ablation, out: str, device: str | None = None, compil
     tokenizer = load_tokenizer(ablation.tokenizer)
     config = model_config(ablation, tokenizer.vocab_size, device=device)
     step_flops = flops_per_step(config)
+    if ablation.flops < step_flops:
+        raise CurateError(f"FLOP budget {ablation.flops:.3g} is less than one training step ({step_flops:.3g} FLOPs)")
     log(f"model: {config.n_layer} layers x {config.d_model}, context {config.context}, batch {config.batch_size}, "
         f"{config.device}; {step_flops:.3g} FLOPs/step, budget {ablation.flops:.3g} FLOPs = "
         f"{int(ablation.flops // step_flops)} steps; tokenizer {tokenizer.name}")

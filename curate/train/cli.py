@@ -37,6 +37,10 @@ def _ablate(args: argparse.Namespace) -> int:
     from curate.train.config import load_ablation
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    from datatrove.utils.logging import logger
+
+    logger.remove()  # pipeline variants: warnings only (the funnel table still shows what each stage did)
+    logger.add(sys.stderr, level="WARNING", format="{message}")
     ablation = load_ablation(args.config, _params(args.set or []))
     if args.seeds:
         try:

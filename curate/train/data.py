@@ -79,21 +79,26 @@ def _parquet_texts(path: str, column: str, skipped: Counter) -> list[str]:
 def _jsonl_texts(path: str, field_name: str, skipped: Counter) -> list[str]:
     import fsspec
 
-    texts = []
+    texts, records, with_field = [], 0, 0
     with fsspec.open(path, "rt", compression="infer", encoding="utf-8", errors="replace") as f:
         for number, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                value = json.loads(line).get(field_name)
+                record = json.loads(line)
+                value = record.get(field_name)
             except (json.JSONDecodeError, AttributeError) as e:
                 log.warning(f"{path}:{number}: skipped, not a JSON object ({e})")
                 skipped["bad_json"] += 1
                 continue
+            records += 1
+            with_field += field_name in record
             if isinstance(value, str) and value.strip():
                 texts.append(value)
             else:
                 skipped["empty_or_null"] += 1
+    if records and not with_field:  # a wrong field name, not a few empty rows
+        raise CurateError(f"{path}: no record has a {field_name!r} field")
     return texts
 
 

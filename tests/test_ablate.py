@@ -1,0 +1,221 @@
+"""`curate ablate` end to end on real text: outputs, verdicts, pipeline variants with a step left
+out, configs in Python and TOML, and one-line errors for bad configs."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from curate.cli import main
+from curate.errors import CurateError
+from curate.pipeline import leave_out_steps
+from curate.train.ablate import NOISE_FLOOR, verdict
+from curate.train.config import Ablation, Mix, Pipeline, RandomBytes, Texts, load_ablation
+
+MODEL = {"n_layer": 1, "n_head": 2, "d_model": 32, "context": 32, "batch_size": 8, "learning_rate": 0.01}
+
+PIPELINE = '''
+from curate.filters import C4Quality
+from curate.io import ReadDocuments, WriteParquet
+
+
+def build(run):
+    return [ReadDocuments(run.inputs), C4Quality(), WriteParquet(run.output)]
+'''
+
+
+def _config(tmp_path: Path, shared_data: Path, variants: str, baseline: str, extra: str = "") -> Path:
+    (tmp_path / "c4only.py").write_text(PIPELINE)
+    config = tmp_path / "ablation.py"
+    config.write_text(textwrap.dedent(f"""
+        from curate.train.config import Ablation, Mix, Pipeline, RandomBytes, Texts
+
+        DATA = {str(shared_data)!r}
+        WEB = [DATA + "/web-text/dclm-quality-labelled-499.jsonl"]
+        WIKI = Texts([DATA + "/wikipedia/enwiki-2016-sample.jsonl"])
+
+        def build(params):
+            return Ablation(
+                variants={variants},
+                baseline={baseline!r},
+                eval_sets={{"wikitext2": Texts([DATA + "/wikipedia/wikitext2-valid.jsonl"]),
+                            "web": Texts([DATA + "/web-text/c4-ccnet-redpajama-samples.jsonl"])}},
+                flops=float(params.get("steps", 60)) * {_step_flops()},
+                seeds=[0, 1], model={MODEL!r}, evals=3, eval_tokens=2048, {extra}
+            )
+        """))
+    return config
+
+
+def _step_flops() -> int:
+    from curate.train.flops import flops_per_step
+    from curate.train.model import ModelConfig
+
+    return flops_per_step(ModelConfig(**MODEL, vocab_size=257))
+
+
+@pytest.fixture(scope="module")
+def ablation_run(shared_data, tmp_path_factory):
+    """One small ablation through the CLI: Wikipedia text (baseline), random bytes, a 1:1 mix,
+    and web text through a pipeline with and without its C4 filter."""
+    tmp = tmp_path_factory.mktemp("ablate")
+    variants = ('{"wiki": WIKI, "random": RandomBytes(n_bytes=200_000), '
+                '"mix": Mix([(WIKI, 1), (RandomBytes(n_bytes=50_000), 1)]), '
+                '"web c4": Pipeline(str(__import__("pathlib").Path(__file__).parent / "c4only.py"), WEB), '
+                '"web no c4": Pipeline(str(__import__("pathlib").Path(__file__).parent / "c4only.py"), WEB, '
+                'leave_out=["C4Quality"])}')
+    config = _config(tmp, shared_data, variants, "wiki")
+    out = tmp / "out"
+    import contextlib
+    import io
+
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = main(["ablate", str(config), "--out", str(out)])
+    return code, out, stdout.getvalue()
+
+
+def test_results_parquet_schema_and_values(ablation_run):
+    code, out, _ = ablation_run
+    assert code == 0
+    table = pq.read_table(out / "results.parquet")
+    assert table.column_names == ["variant", "seed", "step", "flops", "tokens", "epochs", "train_loss", "eval_set",
+                                  "eval_bpb"]
+    rows = table.to_pylist()
+    assert len(rows) == 5 * 2 * 3 * 2  # variants x seeds x evaluations x eval sets
+    assert {r["variant"] for r in rows} == {"wiki", "random", "mix", "web c4", "web no c4"}
+    assert {r["step"] for r in rows} == {20, 40, 60}
+    step_flops = _step_flops()
+    for r in rows:
+        assert r["flops"] == r["step"] * step_flops and r["tokens"] == r["step"] * 8 * 32
+        assert 0 < r["eval_bpb"] < 9 and r["train_loss"] > 0 and r["epochs"] > 0
+    random_final = [r for r in rows if r["variant"] == "random" and r["step"] == 60]
+    # 60 steps x 256 tokens from 200,000 random bytes (+ one end-of-document token per 2,000)
+    assert random_final[0]["epochs"] == pytest.approx(60 * 256 / 200_100, rel=1e-6)
+
+
+def test_summary_verdicts_and_data(ablation_run):
+    _, out, printed = ablation_run
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["baseline"] == "wiki" and summary["seeds"] == [0, 1] and summary["steps"] == 60
+    assert "helps" in summary["verdict_rule"] and "spread" in summary["verdict_rule"]
+    wiki, random = summary["variants"]["wiki"], summary["variants"]["random"]
+    assert "verdict" not in wiki["eval"]["wikitext2"]
+    for eval_name in ("wikitext2", "web"):
+        entry = random["eval"][eval_name]
+        assert entry["verdict"] == "hurts"
+        assert entry["diff_vs_baseline"] == pytest.approx(entry["mean"] - wiki["eval"][eval_name]["mean"], abs=1e-4)
+        assert entry["mean"] > 7.0 and wiki["eval"][eval_name]["mean"] < entry["mean"] - 1.5
+        assert set(entry["final_bpb"]) == {"0", "1"}
+    mix = summary["variants"]["mix"]
+    # the mix's small random half is drawn as often as the large Wikipedia half: it repeats most
+    assert mix["data"]["sources"][1]["tokens"] == 50_025
+    assert mix["epochs"] > summary["variants"]["wiki"]["epochs"]
+    # the C4 filter removed documents that the run without it kept
+    assert 0 < summary["variants"]["web c4"]["data"]["documents"] < summary["variants"]["web no c4"]["data"]["documents"]
+    assert "(baseline)" in printed and "hurts" in printed
+    assert json.loads(printed.strip().splitlines()[-1])["random"] == {"wikitext2": "hurts", "web": "hurts"}
+    png = (out / "curves.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_pipeline_variant_outputs_are_kept(ablation_run):
+    _, out, _ = ablation_run
+    for name in ("web c4", "web no c4"):
+        funnel = json.loads((out / "variants" / name / "funnel.json").read_text())
+        stages = [row["stage"] for row in funnel["stages"]]
+        assert ("c4" in stages) == (name == "web c4")
+
+
+def test_verdict_rule():
+    assert verdict(-0.05, 0.01) == "helps"
+    assert verdict(0.05, 0.01) == "hurts"
+    assert verdict(-0.015, 0.01) == "within noise"
+    assert verdict(-0.003, 0.0) == "within noise"  # the noise floor
+    assert verdict(-3 * NOISE_FLOOR, 0.0) == "helps"
+
+
+def test_toml_config_matches_python(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOME_DATA", "/data")
+    toml = tmp_path / "a.toml"
+    toml.write_text(textwrap.dedent("""
+        baseline = "raw"
+        flops = 1e12
+        seeds = [0, 1, 2]
+        model = {n_layer = 1}
+        [variants.raw]
+        paths = "${SOME_DATA}/raw"
+        [variants.mix]
+        mix = [{paths = ["real"], weight = 1}, {paths = ["synthetic"], column = "rephrased_text", weight = 1}]
+        [variants.no_c4]
+        pipeline = "pipelines/datacomp.py"
+        inputs = ["pages.warc.gz"]
+        leave_out = ["C4Quality"]
+        [variants.control]
+        random_bytes = 1000
+        [eval_sets.wiki]
+        paths = ["wiki.jsonl"]
+        """))
+    assert load_ablation(str(toml)) == Ablation(
+        variants={"raw": Texts(["/data/raw"]),
+                  "mix": Mix([(Texts(["real"]), 1.0), (Texts(["synthetic"], "rephrased_text"), 1.0)]),
+                  "no_c4": Pipeline("pipelines/datacomp.py", ["pages.warc.gz"], leave_out=["C4Quality"]),
+                  "control": RandomBytes(n_bytes=1000)},
+        baseline="raw", eval_sets={"wiki": Texts(["wiki.jsonl"])}, flops=1e12, seeds=[0, 1, 2],
+        model={"n_layer": 1})
+
+
+def test_example_config_loads(shared_data):
+    repo = Path(__file__).resolve().parent.parent
+    ablation = load_ablation(str(repo / "pipelines" / "ablate.py"), {"data": str(shared_data), "leave_one_out": "1"})
+    assert list(ablation.variants)[:5] == ["raw", "+language", "+heuristics", "+dedup", "+classifier"]
+    assert ablation.baseline == "raw" and len(ablation.seeds) >= 2
+    assert ablation.variants["full -C4Quality"].leave_out == ["C4Quality"]
+    for data in ablation.eval_sets.values():  # held-out text is not what the variants are made from
+        assert all("pages.warc.gz" not in p for p in data.paths)
+
+
+def test_leave_out_steps_nested_and_unknown():
+    class A:
+        stage = "a"
+
+    class B:
+        stage = "b"
+
+    a, b, b2 = A(), B(), B()
+    assert leave_out_steps([[a, b], [b2]], ["B"], "p") == [[a]]
+    assert leave_out_steps([a, b], ["b"], "p") == [a]
+    assert leave_out_steps([a, b], [], "p") == [a, b]
+    with pytest.raises(CurateError, match="no step named C"):
+        leave_out_steps([a, b], ["C"], "p")
+
+
+@pytest.mark.parametrize("variants, baseline, extra, message", [
+    ('{"wiki": WIKI}', "nope", "", "baseline 'nope' is not a variant"),
+    ('{"wiki": Texts(["/no/such/file.jsonl"])}', "wiki", "", "/no/such/file.jsonl: no such file"),
+    ('{"wiki": WIKI}', "wiki", "preset='huge',", "unknown model preset 'huge'"),
+    ('{"wiki": WIKI, "x": Texts([DATA + "/wikipedia/enwiki-2016-sample.jsonl"], column="body")}', "wiki", "",
+     "no record has a 'body' field"),
+    ('{"wiki": Pipeline(str(__import__("pathlib").Path(__file__).parent / "c4only.py"), WEB, leave_out=["C5"])}',
+     "wiki", "", "no step named C5"),
+])
+def test_bad_config_is_one_line_error(shared_data, tmp_path, capsys, variants, baseline, extra, message):
+    config = _config(tmp_path, shared_data, variants, baseline, extra)
+    assert main(["ablate", str(config), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("curate: error:") and message in err[-1], err
+    assert not any("Traceback" in line for line in err)
+
+
+def test_cli_argument_errors(shared_data, tmp_path, capsys):
+    config = _config(tmp_path, shared_data, '{"wiki": WIKI}', "wiki")
+    assert main(["ablate", str(config), "--out", str(tmp_path), "--seeds", "0"]) == 2
+    assert "at least 2 seeds" in capsys.readouterr().err
+    assert main(["ablate", str(tmp_path / "missing.py"), "--out", str(tmp_path)]) == 2
+    assert "no such ablation config" in capsys.readouterr().err
+    assert main(["ablate", str(config), "--out", str(tmp_path), "--flops", "10"]) == 2
+    assert "less than one training step" in capsys.readouterr().err
