@@ -43,10 +43,12 @@ def build(params: dict) -> Ablation:
     pages = [str(data / "web" / "pages.warc.gz")]
 
     def recipe(*leave_out: list[str]) -> Pipeline:
-        return Pipeline(RECIPE, inputs=pages, leave_out=[step for group in leave_out for step in group])
+        # the pages are extracted once (variant raw); the other variants filter that text
+        # ("variant:raw"), which extraction passes through unchanged
+        return Pipeline(RECIPE, inputs=["variant:raw"], leave_out=[step for group in leave_out for step in group])
 
     variants = {
-        "raw": recipe(LANGUAGE, HEURISTICS, DEDUP, CLASSIFIER),
+        "raw": Pipeline(RECIPE, inputs=pages, leave_out=LANGUAGE + HEURISTICS + DEDUP + CLASSIFIER),
         "+language": recipe(HEURISTICS, DEDUP, CLASSIFIER),
         "+heuristics": recipe(DEDUP, CLASSIFIER),
         "+dedup": recipe(CLASSIFIER),

@@ -61,13 +61,15 @@ def _step_flops() -> int:
 @pytest.fixture(scope="module")
 def ablation_run(shared_data, tmp_path_factory):
     """One small ablation through the CLI: Wikipedia text (baseline), random bytes, a 1:1 mix,
-    and web text through a pipeline with and without its C4 filter."""
+    and web text through a pipeline without its C4 filter, then that output through the C4 filter."""
     tmp = tmp_path_factory.mktemp("ablate")
     variants = ('{"wiki": WIKI, "random": RandomBytes(n_bytes=200_000), '
                 '"mix": Mix([(WIKI, 1), (RandomBytes(n_bytes=50_000), 1)]), '
-                '"web c4": Pipeline(str(__import__("pathlib").Path(__file__).parent / "c4only.py"), WEB), '
                 '"web no c4": Pipeline(str(__import__("pathlib").Path(__file__).parent / "c4only.py"), WEB, '
-                'leave_out=["C4Quality"])}')
+                'leave_out=["C4Quality"]), '
+                # filters what the variant before it wrote
+                '"web c4": Pipeline(str(__import__("pathlib").Path(__file__).parent / "c4only.py"), '
+                '["variant:web no c4"])}')
     config = _config(tmp, shared_data, variants, "wiki")
     out = tmp / "out"
     import contextlib

@@ -133,10 +133,19 @@ def run_pipeline_variant(name: str, spec: Pipeline, out: str) -> str:
     from curate.pipeline import RunConfig
     from curate.runner import run_pipeline
 
-    folder = os.path.join(out, "variants", name.replace("/", "_"))
+    folder = variant_folder(out, name)
     left_out = f" without {', '.join(spec.leave_out)}" if spec.leave_out else ""
     log(f"variant {name}: running {spec.file}{left_out} -> {folder}")
-    run = RunConfig(inputs=list(spec.inputs), output=folder, params={k: str(v) for k, v in spec.params.items()})
+    inputs = []
+    for uri in spec.inputs:  # "variant:NAME": what an earlier pipeline variant wrote (extract once, filter often)
+        if uri.startswith("variant:"):
+            files = sorted(glob.glob(os.path.join(variant_folder(out, uri[len("variant:"):]), "*.parquet")))
+            if not files:
+                raise CurateError(f"variant {name}: input {uri} names no earlier pipeline variant's output")
+            inputs += files
+        else:
+            inputs.append(uri)
+    run = RunConfig(inputs=inputs, output=folder, params={k: str(v) for k, v in spec.params.items()})
     stdout, sys.stdout = sys.stdout, sys.stderr  # the funnel table is progress here, not the result
     try:
         funnel = run_pipeline(spec.file, run, tasks=spec.tasks, workers=spec.workers, leave_out=tuple(spec.leave_out))
@@ -146,6 +155,10 @@ def run_pipeline_variant(name: str, spec: Pipeline, out: str) -> str:
         raise CurateError(f"variant {name}: {spec.file} did not complete ({funnel['tasks_reported']} of "
                           f"{funnel['tasks']} tasks; logs in {folder}/_logs)")
     return folder
+
+
+def variant_folder(out: str, name: str) -> str:
+    return os.path.join(out, "variants", name.replace("/", "_"))
 
 
 def random_bytes(name: str, spec: RandomBytes, tokenizer) -> TokenStream:

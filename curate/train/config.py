@@ -24,7 +24,8 @@ class Texts:
 @dataclass
 class Pipeline:
     """The Parquet a curate pipeline file writes from `inputs`, optionally with steps (class or
-    stage names) left out: run into OUT/variants/<name>/ and then trained on."""
+    stage names) left out: run into OUT/variants/<name>/ and then trained on. An input
+    "variant:NAME" is what the earlier pipeline variant NAME wrote (extract once, filter often)."""
 
     file: str
     inputs: list[str]
