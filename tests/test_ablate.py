@@ -118,7 +118,8 @@ def test_summary_verdicts_and_data(ablation_run):
     assert mix["data"]["sources"][1]["tokens"] == 50_025
     assert mix["epochs"] > summary["variants"]["wiki"]["epochs"]
     # the C4 filter removed documents that the run without it kept
-    assert 0 < summary["variants"]["web c4"]["data"]["documents"] < summary["variants"]["web no c4"]["data"]["documents"]
+    documents = {name: summary["variants"][name]["data"]["documents"] for name in ("web c4", "web no c4")}
+    assert 0 < documents["web c4"] < documents["web no c4"]
     assert "(baseline)" in printed and "hurts" in printed
     assert json.loads(printed.strip().splitlines()[-1])["random"] == {"wikitext2": "hurts", "web": "hurts"}
     png = (out / "curves.png").read_bytes()
@@ -221,3 +222,13 @@ def test_cli_argument_errors(shared_data, tmp_path, capsys):
     assert "no such ablation config" in capsys.readouterr().err
     assert main(["ablate", str(config), "--out", str(tmp_path), "--flops", "10"]) == 2
     assert "less than one training step" in capsys.readouterr().err
+
+
+def test_toml_example_loads(shared_data, monkeypatch):
+    monkeypatch.setenv("CURATE_SHARED_DATA", str(shared_data))
+    ablation = load_ablation(str(Path(__file__).resolve().parent.parent / "pipelines" / "ablate.toml"))
+    assert ablation.baseline == "web" and ablation.seeds == [0, 1]
+    assert isinstance(ablation.variants["web+wikipedia 1:1"], Mix)
+    assert ablation.variants["random bytes"] == RandomBytes(n_bytes=2_000_000)
+    for spec in [*ablation.eval_sets.values(), ablation.variants["web"]]:
+        assert all(Path(p).is_file() for p in spec.paths)

@@ -60,12 +60,13 @@ def run_ablation(ablation: Ablation, out: str, device: str | None = None, compil
         f"{config.device}; {step_flops:.3g} FLOPs/step, budget {ablation.flops:.3g} FLOPs = "
         f"{int(ablation.flops // step_flops)} steps; tokenizer {tokenizer.name}")
 
-    eval_streams = {name: tokenize(f"eval set {name}", read_texts(spec.paths, spec.column), tokenizer)
-                    for name, spec in ablation.eval_sets.items()}
-    eval_sets = [eval_set(stream, config.context, ablation.eval_tokens) for stream in eval_streams.values()]
-    for data in eval_sets:
-        data.name = next(n for n, s in eval_streams.items() if s is data.stream)
-    held_out = {text_key(t) for spec in ablation.eval_sets.values() for t in read_texts(spec.paths, spec.column)}
+    eval_sets, held_out = [], set()
+    for name, spec in ablation.eval_sets.items():
+        texts = read_texts(spec.paths, spec.column)
+        held_out.update(text_key(t) for t in texts)  # training variants leave these documents out
+        data = eval_set(tokenize(f"eval set {name}", texts, tokenizer), config.context, ablation.eval_tokens)
+        data.name = name
+        eval_sets.append(data)
 
     variants = {name: _materialize(name, spec, tokenizer, held_out, out) for name, spec in ablation.variants.items()}
     data_info = {name: _describe(sources) for name, (sources, _) in variants.items()}

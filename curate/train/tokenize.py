@@ -70,7 +70,8 @@ def _bytes_per_token(text: str, offsets: list[tuple[int, int]]) -> np.ndarray:
     if text.isascii():
         byte_ends = char_ends
     else:
-        char_bytes = np.fromiter((len(c.encode("utf-8", "surrogatepass")) for c in text), dtype=np.int64, count=len(text))
+        char_bytes = np.fromiter((len(c.encode("utf-8", "surrogatepass")) for c in text), dtype=np.int64,
+                                 count=len(text))
         cumulative = np.concatenate([[0], np.cumsum(char_bytes)])
         byte_ends = cumulative[char_ends]
     covered = np.diff(byte_ends, prepend=0)
