@@ -63,8 +63,11 @@ def llama_model() -> str:
 @pytest.fixture(scope="session")
 def llama_server(llama_model):
     """A real llama-server on 127.0.0.1 (free port) serving SmolLM2-135M-Instruct for the whole
-    session: 4 slots of 1024 context tokens, 2 threads. Tests that kill a server start their own."""
+    session: 4 slots of 1024 context tokens, 1 thread. One thread, not 2: the tests' own `curate run`
+    processes share the 2 CPUs, and llama.cpp's spinning thread barriers collapse (10x slower,
+    measured) when another process takes one of the server's cores. Tests that kill a server
+    start their own."""
     from curate.llm.serve import LlamaServer
 
-    with LlamaServer(llama_model, slots=4, ctx=1024, threads=2) as server:
+    with LlamaServer(llama_model, slots=4, ctx=1024, threads=1) as server:
         yield server
