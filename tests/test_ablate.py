@@ -232,3 +232,12 @@ def test_toml_example_loads(shared_data, monkeypatch):
     assert ablation.variants["random bytes"] == RandomBytes(n_bytes=2_000_000)
     for spec in [*ablation.eval_sets.values(), ablation.variants["web"]]:
         assert all(Path(p).is_file() for p in spec.paths)
+
+
+def test_toml_unset_variable_is_named(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    toml = tmp_path / "a.toml"
+    toml.write_text('baseline = "a"\nflops = 1e12\n[variants.a]\npaths = ["${NOT_SET_ANYWHERE}/x"]\n'
+                    '[eval_sets.e]\npaths = ["e.jsonl"]\n')
+    assert main(["ablate", str(toml), "--out", str(tmp_path / "out")]) == 2
+    assert "${NOT_SET_ANYWHERE}/x: set the environment variable it names" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import curate.train  # noqa: F401 - before torch: passive OpenMP waiting (curate/train/__init__.py)
 import numpy as np
 import pytest
 import torch

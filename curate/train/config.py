@@ -152,7 +152,11 @@ def _paths(value, where: str) -> list[str]:
     paths = [value] if isinstance(value, str) else value
     if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
         raise CurateError(f"{where}: paths must be a path or a list of paths")
-    return [os.path.expandvars(p) for p in paths]  # ${CURATE_SHARED_DATA}/... works
+    expanded = [os.path.expandvars(p) for p in paths]  # ${CURATE_SHARED_DATA}/... works
+    for path in expanded:
+        if "$" in path:
+            raise CurateError(f"{where}: {path}: set the environment variable it names")
+    return expanded
 
 
 def _toml_texts(spec, where: str) -> Texts:
