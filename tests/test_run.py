@@ -326,3 +326,34 @@ def test_ray_executor_matches_local(shared_data, recipe, ray_cluster, tmp_path, 
     assert stages["read"]["other"]["files"] == 2
     assert stages["read"]["docs_out"] == local_stages["read"]["docs_out"] == 37  # HTML pages in the two files
     assert stages["write"]["docs_out"] == len(b)
+
+
+FAILING_PIPELINE = '''
+from datatrove.pipeline.base import PipelineStep
+from curate.errors import CurateError
+
+class Refuse(PipelineStep):
+    name = "refuse"
+    def run(self, data, rank=0, world_size=1):
+        raise CurateError("refuse: the server at http://127.0.0.1:9 is gone; rerun to resume")
+        yield
+
+def build(run):
+    return [Refuse()]
+'''
+
+
+def test_a_user_error_inside_a_task_is_one_line_without_traceback(tmp_path):
+    # datatrove logs a failed task's exception; for curate's own errors the message is the report
+    pipeline = tmp_path / "failing.py"
+    pipeline.write_text(FAILING_PIPELINE)
+    result = subprocess.run([sys.executable, "-m", "curate.cli", "run", str(pipeline), "--output",
+                             str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        "curate: error: refuse: the server at http://127.0.0.1:9 is gone; rerun to resume")
+    task_log = (tmp_path / "out" / "_logs" / "logs" / "task_00000.log").read_text()
+    assert "refuse: the server at http://127.0.0.1:9 is gone" in task_log  # the log keeps the cause
+    assert not (tmp_path / "out" / "_logs" / "completions").exists() or not os.listdir(
+        tmp_path / "out" / "_logs" / "completions")  # the task is not marked done
