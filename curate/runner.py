@@ -52,13 +52,13 @@ def run_pipeline(path: str, run: RunConfig, executor: str = "local", tasks: int 
     module = load_pipeline(path)
     stages = pipeline_stages(leave_out_steps(module.build(run), leave_out, path), path)
     steps = [step for stage in stages for step in stage]
-    # resolve inputs now, so a bad path is one clear error instead of one per task
-    from curate.io.inputs import expand_inputs
+    # resolve inputs now, so a bad path is one clear error instead of one per task, and the
+    # columns a reader carries over are known before the writers fix their schema
     from curate.io.reader import ReadDocuments
 
     for step in steps:
         if isinstance(step, ReadDocuments):
-            expand_inputs(step.inputs, step.storage_options)
+            step.resolve_columns()
     finalize(steps, run)  # over all stages: later stages' writers get earlier stages' columns
     for step in steps:  # blocks that call a service check it once here, not in every task
         if callable(getattr(step, "preflight", None)):

@@ -37,7 +37,7 @@ def build(run: RunConfig) -> list:
         except OSError as e:
             raise CurateError(f"--set prompt_file={params['prompt_file']}: {e.strerror}") from None
     steps = [
-        ReadDocuments(run.inputs, limit=run.limit, progress=run.progress),
+        ReadDocuments(run.inputs, limit=run.limit, progress=run.progress, keep_columns=True),  # scores ride along
         Rephrase(llm, style=style, prompts=prompts, output=params.get("form", "column"),
                  cache_dir=params.get("cache_dir") or os.path.join(run.output, "_rephrase"),
                  on_failure=params.get("on_failure", "abort")),

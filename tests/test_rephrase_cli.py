@@ -27,7 +27,10 @@ def write_input(folder: Path, texts: list[str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "docs.parquet"
     pq.write_table(pa.table({"id": [f"doc-{i:03d}" for i in range(len(texts))], "text": texts,
-                             "url": [f"https://example.org/{i}" for i in range(len(texts))]}), path)
+                             "url": [f"https://example.org/{i}" for i in range(len(texts))],
+                             # as an earlier curate run wrote them: these must reach the output
+                             "language": ["en"] * len(texts),
+                             "quality_score": [i / 100 for i in range(len(texts))]}), path)
     return path
 
 
@@ -65,6 +68,8 @@ def test_end_to_end_writes_both_columns_and_keeps_the_key_secret(tmp_path):
     assert table.column("rephrased_text").to_pylist()[:10] == [reverse_words(t) for t in docs[:10]]
     assert table.column("rephrase_status").to_pylist() == ["ok"] * 10 + ["refusal"]
     assert set(table.column("rephrase_style").to_pylist()) == {"hard"}
+    assert table.column("quality_score").to_pylist() == [i / 100 for i in range(len(docs))]
+    assert table.column("language").to_pylist() == ["en"] * len(docs)
     stats = json.loads((output / "rephrase_stats.json").read_text())
     assert (stats["documents"], stats["requests"], stats["retries"], stats["errors"]) == (11, 12, 1, {"rate_limit": 1})
     assert stats["statuses"] == {"ok": 10, "refusal": 1}

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from curate.io import payload
 from curate.io.archive import ArchiveParser, ArchiveRecord
 from curate.io.inputs import CountingReader, decompressed, expand_inputs, file_format, open_binary
+from curate.errors import InputError
 from curate.step import BYTES_IN, BYTES_OUT, DOCS_IN, DOCS_OUT, SKIPPED, ErrorReport, Funnel, timed, utf8_len
 
 PARQUET_COLUMNS = ("id", "url", "text", "date", "timestamp")  # FineWeb / C4 names we map
@@ -34,6 +35,10 @@ class ReadDocuments(BaseReader):
         storage_options: passed to fsspec (for example an S3 endpoint or credentials).
         text_key / id_key: field names in JSONL and Parquet inputs.
         progress: show a per-task progress bar.
+        keep_columns: carry the other columns of Parquet inputs (for example the scores an
+            earlier curate run wrote) into the documents' metadata, and so into the output:
+            True for all of them, or a list of names. Their types come from the input files'
+            schemas, read once before the run (`resolve_columns`).
     """
 
     name = "read"
@@ -49,13 +54,51 @@ class ReadDocuments(BaseReader):
         text_key: str = "text",
         id_key: str = "id",
         progress: bool = False,
+        keep_columns: bool | list[str] = False,
     ):
         super().__init__(limit=limit, text_key=text_key, id_key=id_key)
+        self.keep_columns = keep_columns
+        self.columns = {}  # the kept columns, once resolve_columns has read the input schemas
         self.inputs = [inputs] if isinstance(inputs, str) else list(inputs)
         self.max_record_bytes = max_record_bytes
         self.storage_options = storage_options or {}
         self.progress = progress
         self.report_dir: str | None = None
+
+    def resolve_columns(self) -> dict:
+        """Expand the inputs (a bad path is one clear error here, not one per task) and, with
+        keep_columns, declare the kept columns: the union of the Parquet inputs' schemas, so every
+        output shard has the same columns whichever files its task read."""
+        files = expand_inputs(self.inputs, self.storage_options)
+        if not self.keep_columns:
+            return self.columns
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        mapped = {*PARQUET_COLUMNS, self.text_key, self.id_key, "source_file", "content_kind"}
+        wanted = None if self.keep_columns is True else set(self.keep_columns)
+        columns: dict = {}
+        for path in files:
+            if file_format(path) != "parquet":
+                continue
+            try:
+                with open_binary(path, self.storage_options) as f:
+                    schema = pq.read_schema(f)
+            except Exception as e:  # noqa: BLE001
+                raise InputError(f"{path}: cannot read the Parquet schema ({type(e).__name__}: {e})") from None
+            for field in schema:
+                if field.name in mapped or (wanted is not None and field.name not in wanted):
+                    continue
+                if pa.types.is_null(field.type) and field.name in columns:
+                    continue  # an all-null column in one file says nothing about its type
+                if field.name in columns and not pa.types.is_null(columns[field.name]) and columns[field.name] != field.type:
+                    raise InputError(f"{path}: column {field.name!r} is {field.type} here but "
+                                     f"{columns[field.name]} in an earlier input")
+                columns[field.name] = field.type
+        if wanted is not None and (missing := wanted - set(columns)):
+            raise InputError(f"keep_columns: no Parquet input has column(s) {', '.join(sorted(missing))}")
+        self.columns = columns
+        return columns
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         if data:
@@ -214,17 +257,22 @@ class ReadDocuments(BaseReader):
         names = set(pf.schema_arrow.names)
         if self.text_key not in names:
             raise ValueError(f"no '{self.text_key}' column (columns: {sorted(names)})")
-        wanted = [c for c in {*PARQUET_COLUMNS, self.text_key, self.id_key} if c in names]
+        kept = [c for c in self.columns if c in names]
+        wanted = [c for c in {*PARQUET_COLUMNS, self.text_key, self.id_key} if c in names] + kept
         index = 0
-        for batch in pf.iter_batches(batch_size=1024, columns=sorted(wanted)):
+        for batch in pf.iter_batches(batch_size=1024, columns=sorted(set(wanted))):
             for row in batch.to_pylist():
                 counts[DOCS_IN] += 1
                 doc = self._row_document(row, path, index)
                 index += 1
                 if isinstance(doc, str):
                     counts[SKIPPED + doc] += 1
-                else:
-                    yield doc
+                    continue
+                meta = doc.metadata
+                for name in kept:  # an earlier run's values; the reader's own only where it has none
+                    if meta.get(name) is None:
+                        meta[name] = row[name]
+                yield doc
 
     def _row_document(self, row: dict, path: str, index: int) -> Document | str:
         text = row.get(self.text_key)
