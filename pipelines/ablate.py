@@ -21,7 +21,13 @@ repeated more often within the budget; summary.json reports the epochs.
 Settings (`--set KEY=VALUE`): data=DIR (default $CURATE_SHARED_DATA or ../shared/data),
 rephrased=DIR (Parquet with a rephrased_text column: adds "+rephrase mix", the full recipe's
 output and the rephrased text 1:1), leave_one_out=1 (adds the full recipe with each heuristic
-rule set, the dedup and the classifier left out in turn).
+rule set, the dedup and the classifier left out in turn), and the recipe's quality settings
+quality_model=PATH, quality_top=F or quality_threshold=T (pipelines/datacomp.py), e.g. a model
+trained on the shared data's Wikipedia articles against these pages, keeping the top half:
+
+    curate classifier train classifiers/wikipedia_vs_web.py --positive ../shared/data/wikipedia/enwiki-2016-sample.jsonl \
+        --negative ../shared/data/web/pages.warc.gz --out models/wiki_vs_pages.bin
+    curate ablate pipelines/ablate.py --out out-ablate --set quality_model=models/wiki_vs_pages.bin --set quality_top=0.5
 """
 
 import os
@@ -41,11 +47,13 @@ CLASSIFIER = ["QualityClassifier"]
 def build(params: dict) -> Ablation:
     data = Path(params.get("data") or os.environ.get("CURATE_SHARED_DATA") or REPO.parent / "shared" / "data")
     pages = [str(data / "web" / "pages.warc.gz")]
+    quality = {k: params[k] for k in ("quality_model", "quality_top", "quality_threshold") if params.get(k)}
 
     def recipe(*leave_out: list[str]) -> Pipeline:
         # the pages are extracted once (variant raw); the other variants filter that text
         # ("variant:raw"), which extraction passes through unchanged
-        return Pipeline(RECIPE, inputs=["variant:raw"], leave_out=[step for group in leave_out for step in group])
+        return Pipeline(RECIPE, inputs=["variant:raw"], leave_out=[step for group in leave_out for step in group],
+                        params=quality)
 
     variants = {
         "raw": Pipeline(RECIPE, inputs=pages, leave_out=LANGUAGE + HEURISTICS + DEDUP + CLASSIFIER),

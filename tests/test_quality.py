@@ -305,3 +305,25 @@ def test_top_fraction_threshold_is_recorded_in_the_run_funnel(tmp_path, demo_dat
 
     table = pq.read_table(sorted((tmp_path / "out").glob("*.parquet")))
     assert table.num_rows == quality["docs_out"] and min(table.column("quality_score").to_pylist()) > 0.5
+
+
+def test_datacomp_recipe_takes_the_quality_settings_from_set(tmp_path):
+    from curate.pipeline import RunConfig, load_pipeline
+
+    recipe = load_pipeline(str(Path(__file__).resolve().parent.parent / "pipelines" / "datacomp.py"))
+
+    def quality_step(**params) -> QualityClassifier:
+        steps = recipe.build(RunConfig(inputs=[], output=str(tmp_path), params=params))
+        return next(step for step in steps if isinstance(step, QualityClassifier))
+
+    default = quality_step()
+    assert (default.threshold, default.top_fraction, default.model_path) == (0.5, None, str(QUALITY_MODEL))
+    top = quality_step(quality_top="0.25", quality_model=str(QUALITY_MODEL))
+    assert (top.threshold, top.top_fraction) == (None, 0.25)
+    assert quality_step(quality_threshold="0.8").threshold == 0.8
+    with pytest.raises(CurateError, match="--set quality_top=half: expected a number"):
+        quality_step(quality_top="half")
+    with pytest.raises(CurateError, match="threshold or top_fraction, not both"):
+        quality_step(quality_top="0.5", quality_threshold="0.5")
+    with pytest.raises(CurateError, match="nope.bin"):
+        quality_step(quality_model=str(tmp_path / "nope.bin"))
