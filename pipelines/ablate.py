@@ -63,7 +63,9 @@ def build(params: dict) -> Ablation:
         "+classifier": recipe(),
     }
     if params.get("rephrased"):
-        variants["+rephrase mix"] = Mix([(recipe(), 1.0), (Texts([params["rephrased"]], column="rephrased_text"), 1.0)])
+        # only rewrites that passed the checks: echoed, refused or cut-off answers stay out
+        rephrased = Texts([params["rephrased"]], column="rephrased_text", where={"rephrase_status": "ok"})
+        variants["+rephrase mix"] = Mix([(recipe(), 1.0), (rephrased, 1.0)])
     if params.get("leave_one_out"):
         for step in HEURISTICS + [DEDUP, CLASSIFIER]:
             names = step if isinstance(step, list) else [step]

@@ -153,7 +153,8 @@ def test_toml_config_matches_python(tmp_path, monkeypatch):
         [variants.raw]
         paths = "${SOME_DATA}/raw"
         [variants.mix]
-        mix = [{paths = ["real"], weight = 1}, {paths = ["synthetic"], column = "rephrased_text", weight = 1}]
+        mix = [{paths = ["real"], weight = 1},
+               {paths = ["synthetic"], column = "rephrased_text", where = {rephrase_status = "ok"}, weight = 1}]
         [variants.no_c4]
         pipeline = "pipelines/datacomp.py"
         inputs = ["pages.warc.gz"]
@@ -165,7 +166,8 @@ def test_toml_config_matches_python(tmp_path, monkeypatch):
         """))
     assert load_ablation(str(toml)) == Ablation(
         variants={"raw": Texts(["/data/raw"]),
-                  "mix": Mix([(Texts(["real"]), 1.0), (Texts(["synthetic"], "rephrased_text"), 1.0)]),
+                  "mix": Mix([(Texts(["real"]), 1.0),
+                              (Texts(["synthetic"], "rephrased_text", {"rephrase_status": "ok"}), 1.0)]),
                   "no_c4": Pipeline("pipelines/datacomp.py", ["pages.warc.gz"], leave_out=["C4Quality"]),
                   "control": RandomBytes(n_bytes=1000)},
         baseline="raw", eval_sets={"wiki": Texts(["wiki.jsonl"])}, flops=1e12, seeds=[0, 1, 2],
@@ -241,3 +243,29 @@ def test_toml_unset_variable_is_named(tmp_path, monkeypatch, capsys):
                     '[eval_sets.e]\npaths = ["e.jsonl"]\n')
     assert main(["ablate", str(toml), "--out", str(tmp_path / "out")]) == 2
     assert "${NOT_SET_ANYWHERE}/x: set the environment variable it names" in capsys.readouterr().err
+
+
+def test_texts_where_keeps_only_matching_rows(tmp_path):
+    # a rephrase output: flagged rewrites (echo, refusal, cut off) must not be trained on
+    import json as json_module
+    from collections import Counter
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curate.train.data import read_texts
+
+    statuses = ["ok", "echo", "ok", "refusal", "truncated", "ok"]
+    rewrites = [f"rewrite {i}" for i in range(6)]
+    pq.write_table(pa.table({"text": [f"source {i}" for i in range(6)], "rephrased_text": rewrites,
+                             "rephrase_status": statuses}), tmp_path / "out.parquet")
+    (tmp_path / "out.jsonl").write_text("".join(json_module.dumps({"rephrased_text": r, "rephrase_status": s}) + "\n"
+                                                for r, s in zip(rewrites, statuses)))
+    for name in ("out.parquet", "out.jsonl"):
+        skipped = Counter()
+        texts = read_texts([str(tmp_path / name)], "rephrased_text", skipped, where={"rephrase_status": "ok"})
+        assert texts == ["rewrite 0", "rewrite 2", "rewrite 5"], name
+        assert skipped["not_where"] == 3
+    assert len(read_texts([str(tmp_path / "out.parquet")], "rephrased_text")) == 6  # no where: all
+    with pytest.raises(CurateError, match="no column 'status'"):
+        read_texts([str(tmp_path / "out.parquet")], "rephrased_text", where={"status": "ok"})

@@ -62,7 +62,7 @@ def run_ablation(ablation: Ablation, out: str, device: str | None = None, compil
 
     eval_sets, held_out = [], set()
     for name, spec in ablation.eval_sets.items():
-        texts = read_texts(spec.paths, spec.column)
+        texts = read_texts(spec.paths, spec.column, where=spec.where)
         held_out.update(text_key(t) for t in texts)  # training variants leave these documents out
         data = eval_set(tokenize(f"eval set {name}", texts, tokenizer), config.context, ablation.eval_tokens)
         data.name = name
@@ -117,7 +117,7 @@ def _materialize(name: str, spec: Source, tokenizer, held_out: set[str], out: st
 
 def _source(name: str, spec, tokenizer, held_out: set[str], out: str) -> TokenStream:
     if isinstance(spec, Texts):
-        return tokenize(name, read_texts(spec.paths, spec.column), tokenizer, exclude=held_out)
+        return tokenize(name, read_texts(spec.paths, spec.column, where=spec.where), tokenizer, exclude=held_out)
     if isinstance(spec, Pipeline):
         folder = run_pipeline_variant(name, spec, out)
         files = sorted(glob.glob(os.path.join(folder, "*.parquet")))

@@ -15,10 +15,13 @@ from curate.errors import CurateError
 
 @dataclass
 class Texts:
-    """Parquet/JSONL files or folders; `column` is the text column (e.g. rephrased_text)."""
+    """Parquet/JSONL files or folders; `column` is the text column (e.g. rephrased_text); `where`
+    keeps only rows whose columns equal these values (e.g. {"rephrase_status": "ok"}: no echoed,
+    refused or cut-off rewrites)."""
 
     paths: list[str]
     column: str = "text"
+    where: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -161,9 +164,9 @@ def _paths(value, where: str) -> list[str]:
 
 def _toml_texts(spec, where: str) -> Texts:
     spec = _table(spec, where)
-    if "paths" not in spec or set(spec) - {"paths", "column"}:
-        raise CurateError(f"{where}: expected paths and optionally column")
-    return Texts(_paths(spec["paths"], where), spec.get("column", "text"))
+    if "paths" not in spec or set(spec) - {"paths", "column", "where"}:
+        raise CurateError(f"{where}: expected paths and optionally column and where")
+    return Texts(_paths(spec["paths"], where), spec.get("column", "text"), dict(_table(spec.get("where", {}), where)))
 
 
 def _toml_source(spec, where: str) -> Source:

@@ -42,10 +42,13 @@ def text_key(text: str) -> str:
     return hashlib.sha1(text.strip().encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def read_texts(paths: list[str], column: str = "text", skipped: Counter | None = None) -> list[str]:
+def read_texts(paths: list[str], column: str = "text", skipped: Counter | None = None,
+               where: dict | None = None) -> list[str]:
     """Every non-empty text of the Parquet/JSONL files in `paths` (folders searched), files in
-    sorted order. A missing file or column is the user's to fix (CurateError); unreadable JSON
-    lines and rows without text are counted in `skipped` and left out."""
+    sorted order, of the rows whose `where` columns equal its values. A missing file or column is
+    the user's to fix (CurateError); unreadable JSON lines and rows without text are counted in
+    `skipped` and left out, as are rows `where` rejects ("not_where")."""
+    where = dict(where or {})
     from curate.io.inputs import expand_inputs, file_format
 
     skipped = Counter() if skipped is None else skipped
@@ -53,30 +56,38 @@ def read_texts(paths: list[str], column: str = "text", skipped: Counter | None =
     for path in expand_inputs(list(paths)):
         fmt = file_format(path)
         if fmt == "parquet":
-            texts += _parquet_texts(path, column, skipped)
+            texts += _parquet_texts(path, column, skipped, where)
         elif fmt == "jsonl":
-            texts += _jsonl_texts(path, column, skipped)
+            texts += _jsonl_texts(path, column, skipped, where)
         else:
             raise CurateError(f"{path}: training reads Parquet or JSONL text; run a pipeline on archives first")
     return texts
 
 
-def _parquet_texts(path: str, column: str, skipped: Counter) -> list[str]:
+def _parquet_texts(path: str, column: str, skipped: Counter, where: dict) -> list[str]:
     import pyarrow.parquet as pq
 
     try:
         schema = pq.read_schema(path)
     except Exception as e:  # noqa: BLE001 - pyarrow raises several types for damaged files
         raise CurateError(f"{path}: not a readable Parquet file ({e})") from None
-    if column not in schema.names:
-        raise CurateError(f"{path}: no column {column!r} (columns: {', '.join(schema.names)})")
-    values = pq.read_table(path, columns=[column]).column(column).to_pylist()
+    for name in (column, *where):
+        if name not in schema.names:
+            raise CurateError(f"{path}: no column {name!r} (columns: {', '.join(schema.names)})")
+    table = pq.read_table(path, columns=list(dict.fromkeys((column, *where))))
+    values = table.column(column).to_pylist()
+    if where:
+        conditions = [table.column(name).to_pylist() for name in where]
+        wanted = list(where.values())
+        rows = [v for v, *row in zip(values, *conditions) if row == wanted]
+        skipped["not_where"] += len(values) - len(rows)
+        values = rows
     texts = [v for v in values if isinstance(v, str) and v.strip()]
     skipped["empty_or_null"] += len(values) - len(texts)
     return texts
 
 
-def _jsonl_texts(path: str, field_name: str, skipped: Counter) -> list[str]:
+def _jsonl_texts(path: str, field_name: str, skipped: Counter, where: dict) -> list[str]:
     import fsspec
 
     texts, records, with_field = [], 0, 0
@@ -93,7 +104,9 @@ def _jsonl_texts(path: str, field_name: str, skipped: Counter) -> list[str]:
                 continue
             records += 1
             with_field += field_name in record
-            if isinstance(value, str) and value.strip():
+            if any(record.get(name) != wanted for name, wanted in where.items()):
+                skipped["not_where"] += 1
+            elif isinstance(value, str) and value.strip():
                 texts.append(value)
             else:
                 skipped["empty_or_null"] += 1
