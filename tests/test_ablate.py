@@ -269,3 +269,38 @@ def test_texts_where_keeps_only_matching_rows(tmp_path):
     assert len(read_texts([str(tmp_path / "out.parquet")], "rephrased_text")) == 6  # no where: all
     with pytest.raises(CurateError, match="no column 'status'"):
         read_texts([str(tmp_path / "out.parquet")], "rephrased_text", where={"status": "ok"})
+
+
+DEDUP_PIPELINE = '''
+import os
+from curate.dedup import dedup_steps
+from curate.io import ReadDocuments, WriteParquet
+
+
+def build(run):
+    return [ReadDocuments(run.inputs), *dedup_steps(os.path.join(run.output, "_dedup"), exact=True, fuzzy=None),
+            WriteParquet(run.output)]
+'''
+
+
+def test_pipeline_variant_in_a_mix_runs_in_a_folder_with_glob_characters(tmp_path):
+    # a Mix's parts are named "VARIANT[i]": that folder name must not be read as a glob pattern by
+    # the funnel, the dedup stages or a later "variant:" input
+    from curate.train.ablate import run_pipeline_variant
+    from curate.train.config import Pipeline
+
+    (tmp_path / "dedup.py").write_text(DEDUP_PIPELINE)
+    words = ["harbour", "mountain", "library", "orchard", "railway", "glacier"]
+    texts = [f"the {w} was described at length in the survey" for w in words] + [
+        "the harbour was described at length in the survey"]
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
+    out = str(tmp_path / "out")
+    first = run_pipeline_variant("+mix[0]", Pipeline(str(tmp_path / "dedup.py"), [str(tmp_path / "docs.jsonl")]), out)
+    assert first.endswith("+mix[0]")
+
+    def ids(folder: str) -> list[str]:
+        return sorted(i for p in Path(folder).glob("*.parquet") for i in pq.read_table(p).column("id").to_pylist())
+
+    assert ids(first) == [f"d{i}" for i in range(6)]  # the exact duplicate removed, by the second stage
+    again = run_pipeline_variant("+mix[1]", Pipeline(str(tmp_path / "dedup.py"), ["variant:+mix[0]"]), out)
+    assert ids(again) == [f"d{i}" for i in range(6)]

@@ -55,14 +55,15 @@ def _expand_one(uri: str, storage_options: dict) -> list[str]:
     except (ImportError, ValueError) as e:
         raise InputError(f"{uri}: cannot open this kind of URI ({e})") from None
     try:
-        if any(ch in path for ch in "*?["):
-            found = [p for p in fs.glob(path) if fs.isfile(p)]
-        elif fs.isdir(path):
+        # a path that exists is taken literally, even with glob characters ("variant[0]/")
+        if fs.isdir(path):
             found = [p for p in fs.find(path) if file_format(p) is not None]
             if not found:
                 raise InputError(f"{uri}: directory has no .warc/.arc/.wet/.jsonl/.parquet files")
         elif fs.isfile(path):
             found = [path]
+        elif any(ch in path for ch in "*?["):
+            found = [p for p in fs.glob(path) if fs.isfile(p)]
         else:
             found = []
     except InputError:

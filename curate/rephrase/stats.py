@@ -85,7 +85,7 @@ class RephraseStats:
     @classmethod
     def load_folder(cls, folder: str) -> "RephraseStats":
         total = cls()
-        for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
+        for path in sorted(glob.glob(os.path.join(glob.escape(folder), "*.json"))):
             with open(path) as f:
                 total += cls.from_dict(json.load(f))
         return total
