@@ -266,3 +266,32 @@ def test_stats_merge_and_percentiles(tmp_path):
     assert s["latency_s"]["p99"] == pytest.approx(0.99, rel=0.05)
     assert s["wall_s"] == 100.0 and s["completion_tokens_per_s"] == 5.0
     assert s["cost_usd"] == pytest.approx(1000 / 1e6)
+
+
+def _open_and_put(folder: str, barrier, number: int) -> None:
+    from curate.rephrase.cache import Answer
+
+    barrier.wait()  # every process opens the new file at the same moment
+    cache = AnswerCache(folder)
+    cache.put(f"key-{number}", Answer(f"answer {number}", "stop", 1, 2))
+    cache.close()
+
+
+def test_cache_opened_by_many_workers_at_once(tmp_path):
+    # workers starting together race to switch a new SQLite file to WAL (without the retry, about
+    # one pair in four failed here with "database is locked"); none may fail
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for attempt in range(40):
+        folder = str(tmp_path / f"cache-{attempt}")
+        barrier = context.Barrier(2)
+        processes = [context.Process(target=_open_and_put, args=(folder, barrier, n)) for n in range(2)]
+        for p in processes:
+            p.start()
+        for p in processes:
+            p.join(60)
+        assert [p.exitcode for p in processes] == [0, 0], f"attempt {attempt}"
+        cache = AnswerCache(folder)
+        assert len(cache) == 2 and cache.get("key-1").text == "answer 1"
+        cache.close()

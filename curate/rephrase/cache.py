@@ -7,7 +7,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import sqlite3
+import time
 from dataclasses import dataclass
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS answers (
@@ -41,9 +43,22 @@ class AnswerCache:
         self.path = os.path.join(folder, self.FILENAME)
         # used from the block's event-loop thread only; check_same_thread off so it can be closed elsewhere
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(SCHEMA)
+        self._setup(deadline=time.monotonic() + 60)
+
+    def _setup(self, deadline: float) -> None:
+        # workers that start together race to switch a new file to WAL, and SQLite answers that
+        # race with "database is locked" at once, without waiting out the busy timeout: retry
+        while True:
+            try:
+                if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute(SCHEMA)
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02 + random.random() * 0.08)
 
     def get(self, key: str) -> Answer | None:
         row = self._db.execute("SELECT text, finish_reason, prompt_tokens, completion_tokens FROM answers "
