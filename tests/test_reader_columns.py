@@ -72,3 +72,21 @@ def test_conflicting_types_and_missing_names_are_clear_errors(two_files):
         ReadDocuments([str(two_files)], keep_columns=True).resolve_columns()
     with pytest.raises(InputError, match="no Parquet input has column.s. nope"):
         ReadDocuments([str(two_files / "a.parquet")], keep_columns=["nope"]).resolve_columns()
+
+
+def test_an_output_folder_as_input_reads_its_data_not_its_bookkeeping(tmp_path):
+    # a curate output folder holds dedup staging Parquet (with a text column), logs and caches
+    from curate.io import expand_inputs
+
+    out = tmp_path / "out"
+    write(out / "00000.parquet", id=["a"], text=["kept document"])
+    write(out / "_dedup" / "docs" / "00000_00000.parquet", id=["a", "b"], text=["kept document", "a duplicate"])
+    (out / "_logs" / "errors").mkdir(parents=True)
+    (out / "_logs" / "errors" / "00000.jsonl").write_text('{"text": "not a document"}\n')
+    write(out / ".checkpoints" / "old.parquet", id=["c"], text=["stale"])
+    write(out / "more" / "00001.parquet", id=["d"], text=["another document"])
+    assert expand_inputs([str(out)]) == [str(out / "00000.parquet"), str(out / "more" / "00001.parquet")]
+    assert [d.id for d in ReadDocuments([str(out)]).run()] == ["a", "d"]
+    # named explicitly, such a file is still read
+    assert expand_inputs([str(out / "_dedup" / "docs" / "00000_00000.parquet")]) == [
+        str(out / "_dedup" / "docs" / "00000_00000.parquet")]

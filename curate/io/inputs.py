@@ -39,6 +39,13 @@ def expand_inputs(uris: list[str], storage_options: dict | None = None) -> list[
     return sorted(files)
 
 
+def _internal(found: str, folder: str) -> bool:
+    """Below a folder, names starting with "_" or "." are bookkeeping, not data (as in Spark and
+    Hadoop): an output folder's _dedup/ staging files, _logs/, _rephrase/ cache, .ipynb_checkpoints."""
+    relative = found[len(folder.rstrip("/")):].strip("/")
+    return any(part.startswith(("_", ".")) for part in relative.split("/"))
+
+
 def _expand_one(uri: str, storage_options: dict) -> list[str]:
     protocol = uri.split("://", 1)[0] if "://" in uri else "file"
     if protocol in _REMOTE_STREAM:
@@ -57,7 +64,7 @@ def _expand_one(uri: str, storage_options: dict) -> list[str]:
     try:
         # a path that exists is taken literally, even with glob characters ("variant[0]/")
         if fs.isdir(path):
-            found = [p for p in fs.find(path) if file_format(p) is not None]
+            found = [p for p in fs.find(path) if file_format(p) is not None and not _internal(p, path)]
             if not found:
                 raise InputError(f"{uri}: directory has no .warc/.arc/.wet/.jsonl/.parquet files")
         elif fs.isfile(path):
