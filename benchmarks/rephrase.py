@@ -208,7 +208,6 @@ class FixedLatencyServer:
         self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.http.daemon_threads = True
         self.base_url, self.model = f"http://127.0.0.1:{self.http.server_address[1]}/v1", "fixed"
-        self.url = self.base_url.removesuffix("/v1")
 
     def __enter__(self):
         threading.Thread(target=self.http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()

@@ -18,7 +18,6 @@ always contains its exact group, keeps another.
 
 from __future__ import annotations
 
-import glob
 import os
 import time
 
@@ -30,6 +29,7 @@ import xxhash
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+from curate.files import files_in
 from curate.dedup.buckets import EXACT, band_names, duplicate_runs, write_band
 from curate.dedup.clusters import UnionFind, keepers
 from curate.dedup.lsh import MinHashConfig, band_keys
@@ -144,7 +144,7 @@ class DedupClusters(PipelineStep):
             funnel.flush(self)
 
     def cluster(self, funnel: Funnel) -> None:
-        key_files = sorted(glob.glob(os.path.join(glob.escape(self.work_dir), "keys", "[0-9]*[0-9].parquet")))
+        key_files = files_in(self.work_dir, "keys/[0-9]*[0-9].parquet")
         tasks = len(key_files)
         counts = [pq.ParquetFile(f).metadata.num_rows for f in key_files]
         offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
@@ -214,7 +214,7 @@ class ReadStaged(PipelineStep):
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         yield from data or ()
         # the writer names files <counter>_<rank>.parquet, and writes none for a task without documents
-        paths = sorted(glob.glob(os.path.join(glob.escape(self.work_dir), "docs", f"*_{rank:05d}.parquet")))
+        paths = files_in(self.work_dir, f"docs/*_{rank:05d}.parquet")
         funnel = Funnel()
         row = 0
         try:

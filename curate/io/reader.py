@@ -89,12 +89,12 @@ class ReadDocuments(BaseReader):
             for field in schema:
                 if field.name in mapped or (wanted is not None and field.name not in wanted):
                     continue
-                if pa.types.is_null(field.type) and field.name in columns:
-                    continue  # an all-null column in one file says nothing about its type
-                if field.name in columns and not pa.types.is_null(columns[field.name]) and columns[field.name] != field.type:
-                    raise InputError(f"{path}: column {field.name!r} is {field.type} here but "
-                                     f"{columns[field.name]} in an earlier input")
-                columns[field.name] = field.type
+                known = columns.get(field.name)
+                # an all-null column (pa.null()) says nothing about the type: a later file decides
+                if known is None or pa.types.is_null(known):
+                    columns[field.name] = field.type
+                elif not pa.types.is_null(field.type) and field.type != known:
+                    raise InputError(f"{path}: column {field.name!r} is {field.type} here but {known} in an earlier input")
         if wanted is not None and (missing := wanted - set(columns)):
             raise InputError(f"keep_columns: no Parquet input has column(s) {', '.join(sorted(missing))}")
         self.columns = columns
@@ -260,7 +260,7 @@ class ReadDocuments(BaseReader):
         kept = [c for c in self.columns if c in names]
         wanted = [c for c in {*PARQUET_COLUMNS, self.text_key, self.id_key} if c in names] + kept
         index = 0
-        for batch in pf.iter_batches(batch_size=1024, columns=sorted(set(wanted))):
+        for batch in pf.iter_batches(batch_size=1024, columns=sorted(wanted)):
             for row in batch.to_pylist():
                 counts[DOCS_IN] += 1
                 doc = self._row_document(row, path, index)

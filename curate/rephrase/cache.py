@@ -44,11 +44,12 @@ class AnswerCache:
         # used from the block's event-loop thread only; check_same_thread off so it can be closed elsewhere
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._setup(deadline=time.monotonic() + 60)
+        self._setup()
 
-    def _setup(self, deadline: float) -> None:
+    def _setup(self) -> None:
         # workers that start together race to switch a new file to WAL, and SQLite answers that
         # race with "database is locked" at once, without waiting out the busy timeout: retry
+        deadline = time.monotonic() + 60
         while True:
             try:
                 if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":

@@ -7,11 +7,12 @@ logarithmic buckets 5% wide: percentiles stay within 5% at any run size, in a fe
 
 from __future__ import annotations
 
-import glob
 import json
 import math
 import os
 from collections import Counter
+
+from curate.files import files_in
 
 BUCKET_RATIO = 1.05
 MIN_LATENCY = 0.001  # seconds; anything faster lands in the first bucket
@@ -85,7 +86,7 @@ class RephraseStats:
     @classmethod
     def load_folder(cls, folder: str) -> "RephraseStats":
         total = cls()
-        for path in sorted(glob.glob(os.path.join(glob.escape(folder), "*.json"))):
+        for path in files_in(folder, "*.json"):
             with open(path) as f:
                 total += cls.from_dict(json.load(f))
         return total

@@ -3,12 +3,12 @@ were dropped, summed over every task's saved stats (so a resumed run reports the
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 
 from datatrove.utils.stats import PipelineStats
 
+from curate.files import files_in
 from curate.step import BYTES_IN, BYTES_OUT, CPU_S, DOCS_IN, DOCS_OUT, DROPPED, SKIPPED
 
 
@@ -18,7 +18,7 @@ def _total(stats: dict, key: str) -> float:
 
 
 def collect_funnel(logging_dir: str, world_size: int | None = None) -> dict:
-    stat_files = sorted(glob.glob(os.path.join(glob.escape(logging_dir), "stats", "*.json")))
+    stat_files = files_in(logging_dir, "stats/*.json")
     merged = PipelineStats()
     for path in stat_files:
         with open(path) as f:
@@ -47,7 +47,7 @@ def collect_funnel(logging_dir: str, world_size: int | None = None) -> dict:
             "other": dict(sorted(other.items())),
         })
     errors = []
-    for path in sorted(glob.glob(os.path.join(glob.escape(logging_dir), "errors", "*.jsonl"))):
+    for path in files_in(logging_dir, "errors/*.jsonl"):
         with open(path) as f:
             errors.extend(json.loads(line) for line in f if line.strip())
     return {"tasks_reported": len(stat_files), "tasks": world_size, "stages": stages, "file_errors": errors}

@@ -10,7 +10,6 @@ runs it finished.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import statistics
@@ -20,6 +19,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from curate.files import files_in
 from curate.errors import CurateError
 from curate.train.config import Ablation, Mix, Pipeline, RandomBytes, Source, Texts
 from curate.train.data import TokenStream, WindowSampler, eval_set, read_texts, text_key, tokenize
@@ -120,7 +120,7 @@ def _source(name: str, spec, tokenizer, held_out: set[str], out: str) -> TokenSt
         return tokenize(name, read_texts(spec.paths, spec.column, where=spec.where), tokenizer, exclude=held_out)
     if isinstance(spec, Pipeline):
         folder = run_pipeline_variant(name, spec, out)
-        files = sorted(glob.glob(os.path.join(glob.escape(folder), "*.parquet")))
+        files = files_in(folder, "*.parquet")
         if not files:
             raise CurateError(f"variant {name}: {spec.file} wrote no Parquet to {folder}")
         return tokenize(name, read_texts(files, spec.column), tokenizer, exclude=held_out)
@@ -140,7 +140,7 @@ def run_pipeline_variant(name: str, spec: Pipeline, out: str) -> str:
     inputs = []
     for uri in spec.inputs:  # "variant:NAME": what an earlier pipeline variant wrote (extract once, filter often)
         if uri.startswith("variant:"):
-            files = sorted(glob.glob(os.path.join(glob.escape(variant_folder(out, uri[len("variant:"):])), "*.parquet")))
+            files = files_in(variant_folder(out, uri[len("variant:"):]), "*.parquet")
             if not files:
                 raise CurateError(f"variant {name}: input {uri} names no earlier pipeline variant's output")
             inputs += files
