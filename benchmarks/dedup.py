@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from curate.dedup import MinHashConfig, MinHasher  # noqa: E402
-from curate.dedup.planted import KINDS, mutate, shingle_set  # noqa: E402
+from tools.planted import KINDS, mutate, shingle_set  # noqa: E402
 
 SOURCES = ["web-text/dclm-quality-labelled-499.jsonl", "web-text/c4-ccnet-redpajama-samples.jsonl",
            "wikipedia/enwiki-2016-sample.jsonl", "wikipedia/wikitext2-valid.jsonl"]

@@ -53,7 +53,7 @@ def run_ours(docs) -> tuple[dict, float, float]:
         doc = Document(text=text, id=doc_id)
         for block in blocks:
             block.process(doc)
-            decisions[block.prefix, i] = doc.metadata[f"{block.prefix}_failed"]
+            decisions[block.name, i] = doc.metadata[f"{block.name}_failed"]
     four = time.process_time() - start
     start = time.process_time()
     for doc_id, text in docs:

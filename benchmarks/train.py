@@ -26,7 +26,9 @@ import statistics
 import sys
 import time
 
-import curate.train  # noqa: F401 - first: it sets passive OpenMP waiting before torch starts its threads
+import curate.train  # noqa: E402
+
+curate.train.passive_openmp_waiting()  # first: before torch starts its threads
 import torch
 import torch.nn.functional as F
 

@@ -1,4 +1,4 @@
-"""The `curate` command line."""
+"""The `curate` command line: the only place that prints."""
 
 from __future__ import annotations
 
@@ -9,25 +9,52 @@ from curate.errors import CurateError
 
 
 def _run(args: argparse.Namespace) -> int:
-    from curate.pipeline import RunConfig
-    from curate.runner import run_pipeline
+    from curate.report import format_funnel
+    from curate.run import run
+    from curate.settings import parse_pairs
+    from curate.step import RunContext
 
-    run = RunConfig(inputs=args.input or [], output=args.output, limit=args.limit, removed=args.removed,
-                    progress=args.executor == "local" and sys.stderr.isatty(), params=_params(args.set or []))
-    funnel = run_pipeline(args.pipeline, run, executor=args.executor, tasks=args.tasks, workers=args.workers)
+    if args.list_settings:
+        return _list_settings(args.pipeline)
+    ctx = RunContext(output=args.output, inputs=args.input or [], limit=args.limit, removed=args.removed,
+                     tasks=args.tasks, workers=args.workers, executor=args.executor)
+    display = ProgressLine(sys.stderr) if sys.stderr.isatty() else None
+    result = run(args.pipeline, ctx, parse_pairs(args.set or []), progress=display)
+    print(format_funnel(result.funnel), flush=True)
+    for text in result.reports:
+        print(text, flush=True)
     print(f"output: {args.output} (funnel: {args.output}/funnel.json)")
-    incomplete = funnel["tasks"] - funnel["tasks_reported"]
-    return 1 if incomplete > 0 else 0
+    return 0 if result.complete else 1
 
 
-def _params(pairs: list[str]) -> dict:
-    params = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise CurateError(f"--set {pair!r}: expected KEY=VALUE")
-        params[key.strip()] = value
-    return params
+def _list_settings(path: str) -> int:
+    from curate.run import load_pipeline_file
+    from curate.settings import describe, settings_class
+
+    rows = describe(settings_class(load_pipeline_file(path)))
+    if not rows:
+        print(f"{path} declares no settings")
+        return 0
+    print(f"settings of {path} (curate run {path} --set KEY=VALUE):")
+    for row in rows:
+        print(f"  {row['name']} = {row['default']!r}  ({row['type']})")
+        if row["help"]:
+            print(f"      {row['help']}")
+    return 0
+
+
+class ProgressLine:
+    """The run's progress on one terminal line, rewritten in place; a finished stage keeps its line."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def __call__(self, s) -> None:
+        minutes, seconds = divmod(int(s.seconds), 60)
+        line = (f"[{s.stage}/{s.stages}] {s.label}: {s.documents:,} documents, {s.rate:,.1f}/s, "
+                f"tasks {s.tasks_done}/{s.tasks}, {minutes}:{seconds:02d}")
+        self.stream.write("\r\x1b[2K" + line + ("\n" if s.finished else ""))
+        self.stream.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,15 +64,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("pipeline", help="a pipeline file, e.g. pipelines/datacomp.py")
     run.add_argument("--input", action="append", metavar="URI",
                      help="file, folder, glob or URI (s3://, http(s)://, hf://); repeatable. "
-                          "Default: the pipeline's embedded sample")
+                          "Default: the pipeline's own input (datacomp.py: its embedded sample)")
     run.add_argument("--output", default="out", help="output folder (default: out)")
     run.add_argument("--executor", choices=("local", "ray"), default="local")
     run.add_argument("--workers", type=int, default=1, help="tasks run at once (default 1)")
     run.add_argument("--tasks", type=int, default=1, help="shards the input is split into (default 1)")
-    run.add_argument("--limit", type=int, default=-1, help="read at most N documents per task")
+    run.add_argument("--limit", type=int, metavar="N", help="read at most N (>= 1) documents per task")
     run.add_argument("--removed", metavar="DIR", help="also write removed documents, with stage and reason, here")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
-                     help="a pipeline-specific setting, read by the pipeline file as run.params[KEY]; repeatable")
+                     help="a setting of the pipeline file (see --list-settings); repeatable")
+    run.add_argument("--list-settings", action="store_true", help="print the pipeline's settings and exit")
+    run.add_argument("-v", "--verbose", action="store_true", help="also show INFO logs and datatrove's task stats")
     run.set_defaults(func=_run)
     from curate.quality.cli import add_parser as add_classifier_parser
 
@@ -57,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
 
     add_llm_parser(sub)  # curate llm-serve MODEL.gguf
     args = parser.parse_args(argv)
+    from curate.log import configure_logging
+
+    configure_logging(getattr(args, "verbose", False))
     try:
         return args.func(args)
     except CurateError as e:

@@ -1,8 +1,19 @@
-"""Base classes for curate's pipeline blocks.
+"""The block contract: what a pipeline step may declare to the runner, and the base of curate's
+per-document blocks.
 
-Every block is a datatrove PipelineStep (so it composes with datatrove's readers, writers and
-executors) that also keeps one row of the run's funnel: documents and bytes in and out, CPU
-seconds spent in the block itself (not upstream or downstream), and why documents were dropped.
+Every block is a datatrove PipelineStep, so it composes with datatrove's readers, writers and
+executors. Beyond that, a block talks to `curate run` (curate/run.py) through exactly this:
+
+    name      its identity, settable per instance (`GopherQuality(name="gopher_strict")`): its funnel
+              row, `removed_by` of the documents it removes, and the prefix of its columns
+    columns   the columns it adds to every document (name -> pyarrow type), final after prepare()
+    internal  True for machinery serving another block (dedup's hashing, staging and clustering):
+              no funnel row of its own; its CPU seconds count in the next block's row
+    prepare(ctx)  driver side, once per run before any task, in pipeline order
+    report(ctx)   driver side, after the run: a summary for the console, or None
+
+and the `Stage` marker in the step list, where every task of the steps before it must finish before
+any step after it starts. A datatrove step that is not a curate block runs as one without hooks.
 """
 
 from __future__ import annotations
@@ -10,18 +21,109 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 from collections import Counter
-from typing import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Iterator
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.utils.logging import logger
 
+from curate.errors import CurateError
+
 # keys of the funnel row each block records in its datatrove stats
 DOCS_IN, DOCS_OUT, BYTES_IN, BYTES_OUT, CPU_S = "docs_in", "docs_out", "bytes_in", "bytes_out", "cpu_s"
 DROPPED = "dropped."  # prefix: dropped.<reason>
 SKIPPED = "skipped."  # prefix for readers: records that never became documents
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass
+class RunContext:
+    """What one run is: given to the pipeline file's build(run) and to every block's prepare/report."""
+
+    output: str = "out"
+    inputs: list[str] = field(default_factory=list)  # --input; empty: each reader's own default
+    limit: int | None = None  # --limit: at most this many documents per reader and task
+    removed: str | None = None  # --removed: also write removed documents there
+    tasks: int = 1
+    workers: int = 1
+    executor: str = "local"
+    settings: Any = None  # the pipeline file's Settings, typed (curate/settings.py)
+    # the columns the run's blocks declare, in pipeline order: while blocks are prepared, those of
+    # the blocks before the one being prepared; complete once all are (the removed-documents writer
+    # reads it at run time)
+    columns: dict = field(default_factory=dict)
+
+    @property
+    def logs(self) -> str:
+        """The run's logs, stats, completion markers and error reports."""
+        return os.path.join(self.output, "_logs")
+
+    def folder(self, name: str) -> str:
+        """A block's own working folder in the output (e.g. "_dedup"); "_" keeps it out of the data."""
+        return os.path.join(self.output, name)
+
+
+class Block:
+    """The hooks a block may have (see the module docstring). Mixed into curate's steps."""
+
+    name: str = "block"
+    columns: dict = {}
+    internal: bool = False
+    ctx: RunContext | None = None  # set by prepare(); None when a block runs outside `curate run`
+
+    def prepare(self, ctx: RunContext) -> None:
+        """Once per run in the driver, before any task: check configuration and services, list
+        inputs, fix `columns`. Runs in pipeline order, so ctx.columns holds the earlier blocks'."""
+        self.ctx = ctx
+
+    def report(self, ctx: RunContext) -> str | None:
+        """Once per run in the driver, after the last stage: a summary to print, or None."""
+        return None
+
+    def set_name(self, name: str | None) -> None:
+        if name is None:
+            return
+        if not isinstance(name, str) or not NAME.fullmatch(name):
+            raise CurateError(f"{type(self).__name__}: name must be letters, digits and _, got {name!r}")
+        self.name = name
+        if isinstance(self, PipelineStep):
+            self.stats.name = str(self)  # datatrove named the stats at construction
+
+
+class _Foreign(Block):
+    """A datatrove step (or function) that is not a curate block: no hooks, its own name."""
+
+    def __init__(self, step):
+        self.name = getattr(step, "name", None) or getattr(step, "__name__", type(step).__name__)
+
+
+def contract(step) -> Block:
+    """The runner's view of a pipeline step."""
+    return step if isinstance(step, Block) else _Foreign(step)
+
+
+class Stage(Block, PipelineStep):
+    """A marker in a pipeline's step list: a new stage starts here, after every task of the steps
+    before it has finished (dedup needs every task's signatures before removing anything).
+    `tasks` caps the number of tasks of the new stage (dedup's clustering runs as one task)."""
+
+    name = "stage"
+    type = "curate"
+
+    def __init__(self, tasks: int | None = None):
+        super().__init__()
+        if tasks is not None and (not isinstance(tasks, int) or tasks < 1):
+            raise CurateError(f"Stage: tasks must be a positive integer or None, got {tasks!r}")
+        self.tasks = tasks
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        raise CurateError(
+            "this pipeline has stages (Stage markers, e.g. from dedup_steps()): run it with `curate run`, or "
+            "split it with curate.run.split_stages() and run one executor per stage, each with depends= on the last")
 
 
 def utf8_len(text: str) -> int:
@@ -44,23 +146,20 @@ class Funnel:
         self.cpu_s = 0.0
 
 
-class CurateStep(PipelineStep):
+class CurateStep(Block, PipelineStep):
     """A block that maps each document to itself (possibly changed) or drops it.
 
     Subclasses implement `process(doc) -> None | str`: None keeps the document, a string drops
     it and is the reason. `setup()` runs once per task inside the worker, the place to load
-    models that cannot be pickled. `columns` names the output columns the block adds (name ->
-    pyarrow type), so the Parquet writer's schema is known before any document is seen.
+    models that cannot be pickled. With `curate run --removed DIR`, dropped documents are also
+    written to DIR/<name>/ with `removed_by` and `removed_reason`.
     """
 
     type = "curate"
-    stage: str = "step"
-    columns: dict = {}
 
-    def __init__(self) -> None:
+    def __init__(self, name: str | None = None) -> None:
         super().__init__()
-        self.removed_writer = None  # set by the runner when removed documents are kept
-        self.report_dir: str | None = None  # set by the runner: where file-level errors go
+        self.set_name(name)
 
     def setup(self, rank: int, world_size: int) -> None:
         """Per-task initialisation inside the worker."""
@@ -68,13 +167,28 @@ class CurateStep(PipelineStep):
     def process(self, doc: Document) -> str | None:
         raise NotImplementedError
 
+    def removed_sink(self):
+        """A context manager giving the writer of removed documents (None when not kept)."""
+        if self.ctx is None or not self.ctx.removed:
+            return contextlib.nullcontext()
+        from curate.io.parquet import REMOVED_COLUMNS, WriteParquet
+
+        return WriteParquet(self.ctx.removed, extra_columns={**self.ctx.columns, **REMOVED_COLUMNS},
+                            output_filename=f"{self.name}/${{rank}}.parquet", infer_columns=False)
+
+    def drop(self, doc: Document, reason: str, removed, rank: int) -> None:
+        """Record why `doc` was dropped on the document, for the removed-documents writer."""
+        if removed is not None:
+            doc.metadata["removed_by"] = self.name
+            doc.metadata["removed_reason"] = reason
+            removed.write(doc, rank)
+
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         self.setup(rank, world_size)
         funnel = Funnel()
         counts = funnel.counts
-        writer_cm = self.removed_writer if self.removed_writer is not None else contextlib.nullcontext()
         try:
-            with writer_cm as removed:
+            with self.removed_sink() as removed:
                 for doc in data or ():
                     start = time.process_time()
                     counts[DOCS_IN] += 1
@@ -87,10 +201,7 @@ class CurateStep(PipelineStep):
                         yield doc
                     else:
                         counts[DROPPED + reason] += 1
-                        if removed is not None:
-                            doc.metadata["removed_by"] = self.stage
-                            doc.metadata["removed_reason"] = reason
-                            removed.write(doc, rank)
+                        self.drop(doc, reason, removed, rank)
                         funnel.cpu_s += time.process_time() - start
         finally:
             funnel.flush(self)
@@ -113,9 +224,11 @@ class ErrorReport:
         if not self.report_dir:
             return
         os.makedirs(self.report_dir, exist_ok=True)
-        with open(os.path.join(self.report_dir, f"{self.rank:05d}.jsonl"), "w") as f:
+        path = os.path.join(self.report_dir, f"{self.rank:05d}.jsonl")
+        with open(path + ".tmp", "w") as f:
             for error in self.errors:
                 f.write(json.dumps(error) + "\n")
+        os.replace(path + ".tmp", path)
 
 
 def timed(iterator: Iterator, funnel: Funnel) -> Iterator:

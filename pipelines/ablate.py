@@ -18,12 +18,11 @@ and is scored in bits per byte on two held-out sets that none of the variants co
 WikiText-2 validation articles, and C4/CCNet/RedPajama web documents. Smaller variants are
 repeated more often within the budget; summary.json reports the epochs.
 
-Settings (`--set KEY=VALUE`): data=DIR (default $CURATE_SHARED_DATA or ../shared/data),
-rephrased=DIR (Parquet with a rephrased_text column: adds "+rephrase mix", the full recipe's
-output and the rephrased text 1:1), leave_one_out=1 (adds the full recipe with each heuristic
-rule set, the dedup and the classifier left out in turn), and the recipe's quality settings
-quality_model=PATH, quality_top=F or quality_threshold=T (pipelines/datacomp.py), e.g. a model
-trained on the shared data's Wikipedia articles against these pages, keeping the top half:
+Settings (`--set KEY=VALUE`, see the Settings class below): data, rephrased (adds "+rephrase mix",
+the full recipe's output and the rephrased text 1:1), leave_one_out (adds the full recipe with each
+heuristic rule set, the dedup and the classifier left out in turn), and the recipe's quality
+settings, passed to pipelines/datacomp.py as they are, e.g. a model trained on the shared data's
+Wikipedia articles against these pages, keeping the top half:
 
     curate classifier train classifiers/wikipedia_vs_web.py --positive ../shared/data/wikipedia/enwiki-2016-sample.jsonl \
         --negative ../shared/data/web/pages.warc.gz --out models/wiki_vs_pages.bin
@@ -31,8 +30,10 @@ trained on the shared data's Wikipedia articles against these pages, keeping the
 """
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
+from curate.settings import setting
 from curate.train.config import Ablation, Mix, Pipeline, Texts
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,16 +45,27 @@ DEDUP = ["ExactDedupFilter", "FuzzyDedupFilter"]
 CLASSIFIER = ["QualityClassifier"]
 
 
-def build(params: dict) -> Ablation:
-    data = Path(params.get("data") or os.environ.get("CURATE_SHARED_DATA") or REPO.parent / "shared" / "data")
+@dataclass
+class Settings:
+    data: str | None = setting(None, "the shared data folder (default $CURATE_SHARED_DATA, else ../shared/data)")
+    rephrased: str | None = setting(None, "Parquet with a rephrased_text column: adds the '+rephrase mix' variant")
+    leave_one_out: bool = setting(False, "add the full recipe with each filter left out in turn")
+    quality_model: str | None = setting(None, "pipelines/datacomp.py's quality_model")
+    quality_threshold: float | None = setting(None, "pipelines/datacomp.py's quality_threshold", min=0, max=1)
+    quality_top: float | None = setting(None, "pipelines/datacomp.py's quality_top", min=0.0001, max=1)
+
+
+def build(s: Settings) -> Ablation:
+    data = Path(s.data or os.environ.get("CURATE_SHARED_DATA") or REPO.parent / "shared" / "data")
     pages = [str(data / "web" / "pages.warc.gz")]
-    quality = {k: params[k] for k in ("quality_model", "quality_top", "quality_threshold") if params.get(k)}
+    quality = {"quality_model": s.quality_model, "quality_threshold": s.quality_threshold,
+               "quality_top": s.quality_top}
 
     def recipe(*leave_out: list[str]) -> Pipeline:
         # the pages are extracted once (variant raw); the other variants filter that text
         # ("variant:raw"), which extraction passes through unchanged
         return Pipeline(RECIPE, inputs=["variant:raw"], leave_out=[step for group in leave_out for step in group],
-                        params=quality)
+                        settings=quality)
 
     variants = {
         "raw": Pipeline(RECIPE, inputs=pages, leave_out=LANGUAGE + HEURISTICS + DEDUP + CLASSIFIER),
@@ -62,11 +74,11 @@ def build(params: dict) -> Ablation:
         "+dedup": recipe(CLASSIFIER),
         "+classifier": recipe(),
     }
-    if params.get("rephrased"):
+    if s.rephrased:
         # only rewrites that passed the checks: echoed, refused or cut-off answers stay out
-        rephrased = Texts([params["rephrased"]], column="rephrased_text", where={"rephrase_status": "ok"})
+        rephrased = Texts([s.rephrased], column="rephrased_text", where={"rephrase_status": "ok"})
         variants["+rephrase mix"] = Mix([(recipe(), 1.0), (rephrased, 1.0)])
-    if params.get("leave_one_out"):
+    if s.leave_one_out:
         for step in HEURISTICS + [DEDUP, CLASSIFIER]:
             names = step if isinstance(step, list) else [step]
             variants[f"full -{'dedup' if names == DEDUP else names[0]}"] = recipe(names)

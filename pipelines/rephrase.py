@@ -3,48 +3,52 @@ the original `text` and the `rephrased_text` beside it (docs/rephrase.md).
 
     curate run pipelines/rephrase.py --input out/ --output out-rephrased \
         --set base_url=http://127.0.0.1:8080/v1 --set model=smollm2 [--set style=qa] [--set concurrency=4]
+    curate run pipelines/rephrase.py --list-settings
 
 The endpoint: --set base_url/model/... or $CURATE_LLM_BASE_URL, $CURATE_LLM_MODEL, ...; the API key
-from $OPENAI_API_KEY (or the variable named by --set api_key_env=...). Every LLMConfig field can be
-set this way (temperature, max_tokens, request_timeout, concurrency, max_retries, context_tokens,
-price_prompt_per_m, price_completion_per_m, seed). Settings of this recipe:
-
-    style=wikipedia|easy|hard|qa   prompt_file=PATH (a template with one {text}: overrides the style's prompt)
-    form=column|documents          cache_dir=DIR (default OUTPUT/_rephrase)
-    on_failure=abort|flag          mix=REAL:SYNTHETIC (e.g. 1:1: write a mixed training set instead)
-                                   mix_method=exact|hash, mix_seed=N (for method hash)
+from $OPENAI_API_KEY (or the variable named by --set api_key_env=...).
 """
 
-import os
+from dataclasses import dataclass
+from typing import Literal
 
 from curate.errors import CurateError
 from curate.io import ReadDocuments, WriteParquet
-from curate.pipeline import RunConfig
-from curate.rephrase import LLMConfig, MixSynthetic, Rephrase
+from curate.rephrase import LLMConfig, LLMSettings, MixSynthetic, Rephrase
+from curate.settings import setting
+from curate.step import RunContext
 
 
-def build(run: RunConfig) -> list:
-    params = run.params
-    if not run.inputs:
-        raise CurateError("pipelines/rephrase.py needs --input (Parquet or JSONL documents, e.g. datacomp.py's output)")
-    llm = LLMConfig.from_params(params)
-    style = params.get("style", "wikipedia")
+@dataclass
+class Settings(LLMSettings):
+    style: str = setting("wikipedia", "prompt style: wikipedia, easy, hard or qa")
+    prompt_file: str | None = setting(None, "a prompt template with one {text}, overriding the style's prompt")
+    form: Literal["column", "documents"] = setting("column", "the rewrite as a rephrased_text column, or as "
+                                                             "documents of their own")
+    cache_dir: str | None = setting(None, "the answer cache (default OUTPUT/_rephrase)")
+    on_failure: Literal["abort", "flag"] = setting("abort", "a request failing after its retries stops the task "
+                                                            "(rerun resumes) or flags the document")
+    mix: str | None = setting(None, "REAL:SYNTHETIC, e.g. 1:1: write a mixed training set instead")
+    mix_method: Literal["exact", "hash"] = setting("exact", "how the mix picks documents")
+    mix_seed: int = setting(0, "the mix's seed (method hash)")
+
+
+def build(run: RunContext) -> list:
+    s: Settings = run.settings
+    llm = LLMConfig.from_params(vars(s))
     prompts = None
-    if params.get("prompt_file"):
+    if s.prompt_file:
         try:
-            with open(params["prompt_file"], encoding="utf-8") as f:
-                prompts = {style: f.read()}
+            with open(s.prompt_file, encoding="utf-8") as f:
+                prompts = {s.style: f.read()}
         except OSError as e:
-            raise CurateError(f"--set prompt_file={params['prompt_file']}: {e.strerror}") from None
+            raise CurateError(f"--set prompt_file={s.prompt_file}: {e.strerror}") from None
     steps = [
-        ReadDocuments(run.inputs, limit=run.limit, progress=run.progress, keep_columns=True),  # scores ride along
-        Rephrase(llm, style=style, prompts=prompts, output=params.get("form", "column"),
-                 cache_dir=params.get("cache_dir") or os.path.join(run.output, "_rephrase"),
-                 on_failure=params.get("on_failure", "abort")),
+        # no input of its own: --input names the documents (e.g. datacomp.py's output); their
+        # other columns (scores) ride along
+        ReadDocuments(keep_columns=True),
+        Rephrase(llm, style=s.style, prompts=prompts, output=s.form, cache_dir=s.cache_dir, on_failure=s.on_failure),
     ]
-    if params.get("mix"):
-        seed = params.get("mix_seed", "0")
-        if not str(seed).lstrip("-").isdigit():
-            raise CurateError(f"--set mix_seed={seed}: expected an integer")
-        steps.append(MixSynthetic(ratio=params["mix"], method=params.get("mix_method", "exact"), seed=int(seed)))
+    if s.mix:
+        steps.append(MixSynthetic(ratio=s.mix, method=s.mix_method, seed=s.mix_seed))
     return steps + [WriteParquet(run.output)]

@@ -4,11 +4,13 @@ need it take the `shared_data` fixture and are skipped, with the reason, where i
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # tools/ (developer generators, not installed): tools.planted, tools.make_quality_model
 SHARED_DATA = Path(os.environ.get("CURATE_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 

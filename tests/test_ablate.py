@@ -12,7 +12,7 @@ import pytest
 
 from curate.cli import main
 from curate.errors import CurateError
-from curate.pipeline import leave_out_steps
+from curate.run import leave_out_steps
 from curate.train.ablate import NOISE_FLOOR, verdict
 from curate.train.config import Ablation, Mix, Pipeline, RandomBytes, Texts, load_ablation
 
@@ -38,13 +38,20 @@ def _config(tmp_path: Path, shared_data: Path, variants: str, baseline: str, ext
         WEB = [DATA + "/web-text/dclm-quality-labelled-499.jsonl"]
         WIKI = Texts([DATA + "/wikipedia/enwiki-2016-sample.jsonl"])
 
-        def build(params):
+        from dataclasses import dataclass
+        from curate.settings import setting
+
+        @dataclass
+        class Settings:
+            steps: int = setting(60, "training steps")
+
+        def build(settings):
             return Ablation(
                 variants={variants},
                 baseline={baseline!r},
                 eval_sets={{"wikitext2": Texts([DATA + "/wikipedia/wikitext2-valid.jsonl"]),
                             "web": Texts([DATA + "/web-text/c4-ccnet-redpajama-samples.jsonl"])}},
-                flops=float(params.get("steps", 60)) * {_step_flops()},
+                flops=float(settings.steps) * {_step_flops()},
                 seeds=[0, 1], model={MODEL!r}, evals=3, eval_tokens=2048, {extra}
             )
         """))
@@ -184,15 +191,15 @@ def test_example_config_loads(shared_data):
         assert all("pages.warc.gz" not in p for p in data.paths)
 
 
-def test_leave_out_steps_nested_and_unknown():
+def test_leave_out_steps_by_class_or_name_and_unknown():
     class A:
-        stage = "a"
+        name = "a"
 
     class B:
-        stage = "b"
+        name = "b"
 
     a, b, b2 = A(), B(), B()
-    assert leave_out_steps([[a, b], [b2]], ["B"], "p") == [[a]]
+    assert leave_out_steps([a, b, b2], ["B"], "p") == [a]
     assert leave_out_steps([a, b], ["b"], "p") == [a]
     assert leave_out_steps([a, b], [], "p") == [a, b]
     with pytest.raises(CurateError, match="no step named C"):

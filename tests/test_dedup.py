@@ -16,7 +16,7 @@ from curate.cli import main
 from curate.dedup import MinHashConfig, MinHasher, normalise, optimal_bands, shingle_hashes
 from curate.dedup.buckets import duplicate_runs, write_band
 from curate.dedup.clusters import UnionFind, keepers
-from curate.dedup.planted import jaccard_exact, mutate, shingle_set
+from tools.planted import jaccard_exact, mutate, shingle_set
 
 WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau "
          "upsilon phi chi psi omega river stone cloud field").split()
@@ -299,18 +299,24 @@ def test_keep_rule_smallest_id_or_highest_score(corpus, runs, tmp_path):
         assert float(next(m for m in members if m["id"] == winners[0])["url"].rsplit("/", 1)[-1]) == best
 
 
-def test_runner_splits_a_flat_pipeline_into_stages_at_dedup():
+def test_runner_splits_a_pipeline_into_stages_at_the_stage_markers():
+    from types import SimpleNamespace
+
     from curate.dedup import DedupClusters, ReadStaged, dedup_steps
     from curate.errors import CurateError
     from curate.io import ReadDocuments, WriteParquet
-    from curate.runner import pipeline_stages
+    from curate.run import build_steps, split_stages
+    from curate.step import RunContext, Stage
 
     steps = [ReadDocuments("x.jsonl"), *dedup_steps("work"), WriteParquet("out")]
-    stages = pipeline_stages(steps, "p.py")
-    assert [type(stage[0]) for stage in stages] == [ReadDocuments, DedupClusters, ReadStaged]
-    assert [s for stage in stages for s in stage] == steps and len(stages[1]) == 1
-    assert pipeline_stages([[steps[0]], [steps[-1]]], "p.py") == [[steps[0]], [steps[-1]]]
-    assert pipeline_stages([steps[0], steps[-1]], "p.py") == [[steps[0], steps[-1]]]  # no dedup: one stage
+    stages = split_stages(steps)
+    assert [type(stage.steps[0]) for stage in stages] == [ReadDocuments, DedupClusters, ReadStaged]
+    assert [s for stage in stages for s in stage.steps] == [s for s in steps if not isinstance(s, Stage)]
+    assert [stage.tasks for stage in stages] == [None, 1, None] and len(stages[1].steps) == 1
+    one = split_stages([steps[0], steps[-1]])  # no dedup: one stage
+    assert len(one) == 1 and one[0].steps == [steps[0], steps[-1]]
     for bad in ([], [[]], [steps[0], [steps[-1]]], "steps"):
         with pytest.raises(CurateError):
-            pipeline_stages(bad, "p.py")
+            build_steps(SimpleNamespace(build=lambda run, bad=bad: bad), RunContext(), "p.py")
+    with pytest.raises(CurateError, match="run it with `curate run`"):  # a marker run by a plain executor
+        list(Stage(tasks=1).run([]))

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from datatrove.data import Document
 
 from curate.dedup import DedupClusters, DedupSignatures, MinHashConfig
-from curate.dedup.planted import KINDS, jaccard_exact, mutate
+from tools.planted import KINDS, jaccard_exact, mutate
 from curate.step import Funnel
 
 

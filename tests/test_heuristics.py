@@ -21,7 +21,7 @@ SENTENCE = "The quick brown fox jumps over the lazy dog and then it runs away wi
 def run(block, text: str, language: str | None = None) -> tuple[str | None, dict]:
     doc = Document(text=text, id="t", metadata={"language": language} if language else {})
     reason = block.process(doc)
-    return reason, {k.removeprefix(block.prefix + "_"): v for k, v in doc.metadata.items() if k.startswith(block.prefix)}
+    return reason, {k.removeprefix(block.name + "_"): v for k, v in doc.metadata.items() if k.startswith(block.name)}
 
 
 def prose(sentences: int = 6) -> str:
@@ -172,7 +172,7 @@ def test_annotate_only_keeps_and_writes_columns():
         doc = Document(text="", id="t")
         assert block.process(doc) is None
         assert set(block.columns) <= set(doc.metadata)
-        assert doc.metadata[f"{block.prefix}_failed"] is not None or block.prefix == "refinedweb"
+        assert doc.metadata[f"{block.name}_failed"] is not None or block.name == "refinedweb"
 
 
 def test_columns_and_thresholds_are_per_block():
@@ -216,10 +216,11 @@ def test_real_documents(shared_data):
 def test_datacomp_pipeline_runs_rules_after_language_id(lid_model, monkeypatch):
     from curate.filters import LanguageFilter
     from curate.io import WriteParquet
-    from curate.pipeline import RunConfig, load_pipeline
+    from curate.run import plan
+    from curate.step import RunContext
 
     monkeypatch.setenv("CURATE_LID_MODEL", lid_model)
-    steps = load_pipeline(str(REPO / "pipelines" / "datacomp.py")).build(RunConfig())
+    steps = [step for stage in plan(str(REPO / "pipelines" / "datacomp.py"), RunContext())[1] for step in stage.steps]
     kinds = [type(step).__name__ for step in steps]
     rules = ["GopherRepetition", "GopherQuality", "C4Quality", "FineWebQuality", "RefinedWebQuality"]
     assert kinds[kinds.index("LanguageFilter") + 1:kinds.index("WriteParquet")][:5] == rules

@@ -41,7 +41,7 @@ def test_decisions_agree_with_datatrove(real_texts):
 
     theirs = {"gopher_rep": GopherRepetitionFilter(), "gopher_quality": GopherQualityFilter(),
               "c4": C4QualityFilter(), "fineweb": FineWebQualityFilter()}
-    ours = {block.prefix: block for block in heuristic_filters(annotate_only=True)}
+    ours = {block.name: block for block in heuristic_filters(annotate_only=True)}
     same = dict.fromkeys(theirs, 0)
     for text in real_texts:
         doc = Document(text=text, id="x")
@@ -106,5 +106,5 @@ def test_edge_cases_agree_with_datatrove(text):
     doc = Document(text=text, id="x")  # no language: English rules, as datatrove applies them
     for block in heuristic_filters(annotate_only=True)[:4]:
         block.process(doc)
-        result = theirs[block.prefix].filter(Document(text=text, id="x"))
-        assert doc.metadata[f"{block.prefix}_failed"] == (None if result is True else result[1]), block.prefix
+        result = theirs[block.name].filter(Document(text=text, id="x"))
+        assert doc.metadata[f"{block.name}_failed"] == (None if result is True else result[1]), block.name

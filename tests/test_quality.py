@@ -21,7 +21,7 @@ from curate.quality.block import SAMPLE_STAT, THRESHOLD_STAT
 from curate.quality.metrics import at_threshold, evaluate, roc_auc, threshold_table
 from curate.quality.text import split_passages
 from curate.samples import QUALITY_MODEL
-from curate.samples.make_quality_model import write_training_data
+from tools.make_quality_model import write_training_data
 
 REPO = Path(__file__).resolve().parent.parent
 PROSE = ("A river is a natural stream of water that flows towards an ocean, a lake or another river. Most rivers "
@@ -251,11 +251,11 @@ def test_block_pickles_without_its_model_and_checks_arguments(tmp_path):
 
 # ---- the demo model shipped with curate
 def test_demo_model_is_small_project_made_and_rebuildable(tmp_path):
-    from curate.samples.make_quality_model import build
+    from tools.make_quality_model import build
 
     card = read_card(QUALITY_MODEL)
     assert Path(QUALITY_MODEL).stat().st_size < 2_000_000
-    assert all(p.startswith("curate.samples.make_quality_model") for p in card["inputs"]["positive"] +
+    assert all(p.startswith("tools/make_quality_model.py") for p in card["inputs"]["positive"] +
                card["inputs"]["negative"])
     rebuilt = build(tmp_path / "demo.bin")
     assert rebuilt["heldout"] == card["heldout"]
@@ -264,14 +264,17 @@ def test_demo_model_is_small_project_made_and_rebuildable(tmp_path):
 
 def test_datacomp_pipeline_ends_with_the_quality_classifier(lid_model, monkeypatch):
     from curate.io import WriteParquet
-    from curate.pipeline import RunConfig, finalize, load_pipeline
+    from curate.run import plan, prepare
+    from curate.step import RunContext
 
     monkeypatch.setenv("CURATE_LID_MODEL", lid_model)
-    steps = load_pipeline(str(REPO / "pipelines" / "datacomp.py")).build(RunConfig())
+    ctx = RunContext()
+    stages = plan(str(REPO / "pipelines" / "datacomp.py"), ctx)[1]
+    steps = [step for stage in stages for step in stage.steps]
     kinds = [type(step).__name__ for step in steps]
     assert kinds[-2:] == ["QualityClassifier", "WriteParquet"]
     assert kinds.index("RefinedWebQuality") < kinds.index("QualityClassifier")
-    finalize(steps, RunConfig())
+    prepare(stages, ctx, "datacomp.py")
     assert isinstance(steps[-1], WriteParquet) and "quality_score" in steps[-1].schema.names
 
 
@@ -279,8 +282,8 @@ def test_top_fraction_threshold_is_recorded_in_the_run_funnel(tmp_path, demo_dat
     """Through `curate run` (forked workers, two tasks): each task estimates its threshold and the
     funnel and stats files record it. (Per-task estimates assume every task sees the same mix,
     as shards of one crawl do: here both files mix the two kinds of text.)"""
-    from curate.pipeline import RunConfig
-    from curate.runner import run_pipeline
+    from curate.run import run
+    from curate.step import RunContext
 
     rows = [line for path in demo_data for line in Path(path).read_text().splitlines()]
     random.Random(0).shuffle(rows)
@@ -295,8 +298,8 @@ def test_top_fraction_threshold_is_recorded_in_the_run_funnel(tmp_path, demo_dat
         "def build(run):\n"
         "    return [ReadDocuments(run.inputs), QualityClassifier(top_fraction=0.25, sample_size=1000),\n"
         "            WriteParquet(run.output)]\n")
-    run = RunConfig(inputs=[str(p) for p in inputs], output=str(tmp_path / "out"))
-    funnel = run_pipeline(str(pipeline), run, tasks=2, workers=2)
+    ctx = RunContext(inputs=[str(p) for p in inputs], output=str(tmp_path / "out"), tasks=2, workers=2)
+    funnel = run(str(pipeline), ctx).funnel
     quality = next(s for s in funnel["stages"] if s["stage"] == "quality")
     assert quality["docs_in"] == 300 and quality["other"]["top_fraction.sample_docs"] == 300
     assert 1.0 < quality["other"]["top_fraction.threshold"] < 2  # the sum of the two tasks' (high) thresholds
@@ -308,12 +311,13 @@ def test_top_fraction_threshold_is_recorded_in_the_run_funnel(tmp_path, demo_dat
 
 
 def test_datacomp_recipe_takes_the_quality_settings_from_set(tmp_path):
-    from curate.pipeline import RunConfig, load_pipeline
+    from curate.run import plan
+    from curate.step import RunContext
 
-    recipe = load_pipeline(str(Path(__file__).resolve().parent.parent / "pipelines" / "datacomp.py"))
+    recipe = str(Path(__file__).resolve().parent.parent / "pipelines" / "datacomp.py")
 
     def quality_step(**params) -> QualityClassifier:
-        steps = recipe.build(RunConfig(inputs=[], output=str(tmp_path), params=params))
+        steps = [step for stage in plan(recipe, RunContext(output=str(tmp_path)), params)[1] for step in stage.steps]
         return next(step for step in steps if isinstance(step, QualityClassifier))
 
     default = quality_step()

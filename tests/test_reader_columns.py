@@ -10,7 +10,8 @@ import pytest
 
 from curate.errors import InputError
 from curate.io import ReadDocuments, WriteParquet
-from curate.pipeline import RunConfig, finalize
+from curate.run import StagePlan, prepare
+from curate.step import RunContext
 
 
 def write(path, **columns):
@@ -35,7 +36,7 @@ def test_kept_columns_reach_the_output_with_their_types(two_files, tmp_path):
     assert reader.resolve_columns() == {"quality_score": pa.float64(), "language": pa.string(),
                                         "warc_record_id": pa.string(), "dup_cluster_size": pa.int64()}
     writer = WriteParquet(str(tmp_path / "out"))
-    finalize([reader, writer], RunConfig(inputs=[str(two_files)], output=str(tmp_path / "out")))
+    prepare([StagePlan([reader, writer])], RunContext(inputs=[str(two_files)], output=str(tmp_path / "out")), "p")
     for rank in (0, 1):  # two tasks: one file each
         for doc in reader.run(rank=rank, world_size=2):
             writer.write(doc, rank=rank)

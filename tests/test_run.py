@@ -35,18 +35,20 @@ SAMPLE_ENGLISH = 9  # the embedded sample: 13 HTML pages, 1 without text, 3 not 
 
 @pytest.fixture(scope="module")
 def recipe(lid_model):
-    """The recipe's stage names and declared score columns, read from the pipeline file itself
-    (the recipe grows issue by issue: heuristics, dedup, quality)."""
-    from curate.pipeline import RunConfig, load_pipeline
+    """The recipe's stage names (the blocks the funnel shows) and declared score columns, read from
+    the pipeline file itself (the recipe grows issue by issue: heuristics, dedup, quality)."""
+    from curate.run import plan
+    from curate.step import RunContext
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CURATE_LID_MODEL", lid_model)
-        steps = load_pipeline(PIPELINE).build(RunConfig())
-    stages = [step.stage for step in steps]
+        _, plans = plan(PIPELINE, RunContext())
+    blocks = [step for stage in plans for step in stage.steps]
+    stages = [block.name for block in blocks if not block.internal]
     assert stages[:3] == ["read", "extract", "language"] and stages[-1] == "write"
     columns = []
-    for step in steps:
-        columns += [c for c in (getattr(step, "columns", {}) or {}) if c not in CORE and c not in columns]
+    for block in blocks:
+        columns += [c for c in block.columns if c not in CORE and c not in columns]
     return {"stages": stages, "columns": CORE + columns}
 
 
@@ -217,7 +219,9 @@ def test_task_split_and_workers_do_not_change_the_output(shared_data, recipe, tm
     assert curate("--input", warc, "--output", str(one), "--removed", str(tmp_path / "rm1")) == 0
     assert curate("--input", warc, "--output", str(three), "--removed", str(tmp_path / "rm3"),
                   "--tasks", "3", "--workers", "2") == 0
-    assert len(parquet_files(three)) == 3  # one shard per task
+    # at most one shard per task (a task whose documents were all removed writes none)
+    shards = [os.path.basename(f) for f in parquet_files(three)]
+    assert 2 <= len(shards) <= 3 and set(shards) <= {f"000_{rank:05d}.parquet" for rank in range(3)}
     a, b = rows_by_id(read_output(one)), rows_by_id(read_output(three))
     ra, rb = removed_rows(tmp_path / "rm1"), removed_rows(tmp_path / "rm3")
     # the per-page extraction limit is wall-clock time (two pages here take ~2-3 CPU s), so a

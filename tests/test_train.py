@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
-import curate.train  # noqa: F401 - before torch: passive OpenMP waiting (curate/train/__init__.py)
+import curate.train
+
+curate.train.passive_openmp_waiting()  # before torch starts its threads (curate/train/__init__.py)
 import numpy as np
 import pytest
 import torch

@@ -1,17 +1,23 @@
-"""Dedup as pipeline stages that work across tasks and machines (all share WORK = a folder):
+"""Dedup as pipeline stages that work across tasks and machines (all share WORK = a folder,
+OUTPUT/_dedup under `curate run`):
 
 stage 1, every task  DedupSignatures: exact hash + MinHash band keys of each document ->
                      WORK/bands/<band>/<rank>.{keys,rows}.npy (sorted), document ids and keep
                      scores -> WORK/keys/<rank>.parquet; the documents themselves are staged by
-                     a WriteParquet into WORK/docs/<rank>.parquet, in the same order.
+                     StageDocuments into WORK/docs/<rank>.parquet, in the same order.
 stage 2, one task    DedupClusters: band by band, key range by key range, equal keys -> union-find
                      -> per task WORK/clusters/<rank>.parquet: row, cluster size, kept id, removal.
 stage 3, every task  ReadStaged -> ExactDedupFilter -> FuzzyDedupFilter -> ...
 
+dedup_steps() returns them with the Stage markers between the stages. The hashing, staging,
+clustering and re-reading are `internal` blocks: the funnel shows the two filters, and counts the
+machinery's CPU seconds in the exact filter's row.
+
 Kept document of a cluster (exact group or fuzzy cluster): the highest `keep_highest` score when
 that column is set (missing scores count lowest), then the smallest document id, then the
-smallest url. The rule and the clusters depend only on the documents, so the kept set is the same
-whatever the number of tasks. Exact groups are settled first: a document removed as an exact
+smallest url, then the smallest source file name (the same record in two input files), then the
+earlier in its file. The rule and the clusters depend only on the documents, so the kept set is
+the same whatever the number of tasks. Exact groups are settled first: a document removed as an exact
 duplicate has a kept twin with the same normalised text unless its whole fuzzy cluster, which
 always contains its exact group, keeps another.
 """
@@ -34,26 +40,44 @@ from curate.dedup.buckets import EXACT, band_names, duplicate_runs, write_band
 from curate.dedup.clusters import UnionFind, keepers
 from curate.dedup.lsh import MinHashConfig, band_keys
 from curate.dedup.normalise import normalise_bytes
-from curate.step import BYTES_IN, BYTES_OUT, DOCS_IN, DOCS_OUT, CurateStep, Funnel, utf8_len
+from curate.errors import CurateError
+from curate.io.parquet import WriteParquet
+from curate.step import BYTES_IN, BYTES_OUT, DOCS_IN, DOCS_OUT, Block, CurateStep, Funnel, RunContext, Stage, utf8_len
 
 CLUSTER_COLUMNS = {"dup_cluster_id": pa.string(), "dup_cluster_size": pa.int64()}
 ROW = "_dedup_row"  # metadata key: the document's row in its task's staged Parquet
-KEYS_SCHEMA = pa.schema([("id", pa.string()), ("url", pa.string()), ("score", pa.float64())])
+KEYS_SCHEMA = pa.schema([("id", pa.string()), ("url", pa.string()), ("score", pa.float64()),
+                         ("source", pa.string())])
 
 
-class DedupSignatures(PipelineStep):
+class WorkFolder(Block):
+    """A dedup step's shared folder: given, else OUTPUT/_dedup of the run."""
+
+    work_dir: str | None = None
+
+    def prepare(self, ctx: RunContext) -> None:
+        super().prepare(ctx)
+        if self.work_dir is None:
+            self.work_dir = ctx.folder("_dedup")
+
+    def path(self, *parts: str) -> str:
+        if self.work_dir is None:
+            raise CurateError(f"{self.name}: no work folder: give work_dir, or run the pipeline with `curate run`")
+        return os.path.join(self.work_dir, *parts)
+
+
+class DedupSignatures(WorkFolder, PipelineStep):
     """Stage 1: hash every document (passes all of them on, unchanged)."""
 
     name = "dedup_hash"
     type = "curate"
-    stage = "dedup_hash"
-    columns: dict = {}
+    internal = True
 
-    def __init__(self, work_dir: str, exact: bool = True, fuzzy: MinHashConfig | None = MinHashConfig(),
+    def __init__(self, work_dir: str | None = None, exact: bool = True, fuzzy: MinHashConfig | None = MinHashConfig(),
                  keep_highest: str | None = None, batch_size: int = 512):
         super().__init__()
         if not exact and fuzzy is None:
-            raise ValueError("nothing to do: enable exact or fuzzy dedup")
+            raise CurateError("dedup: nothing to do: enable exact or fuzzy dedup")
         self.work_dir, self.exact, self.fuzzy = work_dir, exact, fuzzy
         self.keep_highest, self.batch_size = keep_highest, batch_size
 
@@ -62,7 +86,7 @@ class DedupSignatures(PipelineStep):
         funnel = Funnel()
         bands: dict[str, list[np.ndarray]] = {name: [] for name in band_names(self.fuzzy.bands if self.fuzzy else 0,
                                                                                  self.exact)}
-        ids, urls, scores = [], [], []
+        ids, urls, scores, sources = [], [], [], []
         batch: list[Document] = []
 
         def flush():
@@ -79,6 +103,7 @@ class DedupSignatures(PipelineStep):
             for doc in batch:
                 ids.append(doc.id)
                 urls.append(doc.metadata.get("url"))
+                sources.append(doc.metadata.get("source_file"))
                 score = doc.metadata.get(self.keep_highest) if self.keep_highest else None
                 scores.append(float(score) if isinstance(score, (int, float)) else None)
                 funnel.counts[DOCS_IN] += 1
@@ -99,36 +124,33 @@ class DedupSignatures(PipelineStep):
             done = list(batch)
             flush()
             yield from done
-            self._save(rank, bands, ids, urls, scores)
+            self._save(rank, bands, ids, urls, scores, sources)
         finally:
             funnel.flush(self)
 
-    def _save(self, rank, bands, ids, urls, scores) -> None:
+    def _save(self, rank, bands, ids, urls, scores, sources) -> None:
         rows_all = np.arange(len(ids), dtype=np.uint32)
         for name, parts in bands.items():
             keys = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
             rows = rows_all
             if name != EXACT:  # documents without words have key 0 in every band: leave them out
                 rows, keys = rows[keys != 0], keys[keys != 0]
-            write_band(self.work_dir, name, rank, keys, rows)
-        folder = os.path.join(self.work_dir, "keys")
+            write_band(self.path(), name, rank, keys, rows)
+        folder = self.path("keys")
         os.makedirs(folder, exist_ok=True)
-        table = pa.table({"id": ids, "url": urls, "score": scores}, schema=KEYS_SCHEMA)
+        table = pa.table({"id": ids, "url": urls, "score": scores, "source": sources}, schema=KEYS_SCHEMA)
         pq.write_table(table, os.path.join(folder, f"{rank:05d}.tmp.parquet"))
         os.replace(os.path.join(folder, f"{rank:05d}.tmp.parquet"), os.path.join(folder, f"{rank:05d}.parquet"))
 
 
-class DedupClusters(PipelineStep):
+class DedupClusters(WorkFolder, PipelineStep):
     """Stage 2 (one task): clusters and kept documents from every task's band files."""
 
     name = "dedup_group"
     type = "curate"
-    stage = "dedup_group"
-    columns: dict = {}
-    starts_stage = True  # the runner starts a new stage (executor) here, after all tasks of the last
-    tasks = 1  # ... and runs this stage as a single task
+    internal = True
 
-    def __init__(self, work_dir: str, exact: bool = True, fuzzy: MinHashConfig | None = MinHashConfig(),
+    def __init__(self, work_dir: str | None = None, exact: bool = True, fuzzy: MinHashConfig | None = MinHashConfig(),
                  max_records: int = 1 << 24):
         super().__init__()
         self.work_dir, self.exact, self.fuzzy, self.max_records = work_dir, exact, fuzzy, max_records
@@ -144,7 +166,7 @@ class DedupClusters(PipelineStep):
             funnel.flush(self)
 
     def cluster(self, funnel: Funnel) -> None:
-        key_files = files_in(self.work_dir, "keys/[0-9]*[0-9].parquet")
+        key_files = files_in(self.path(), "keys/[0-9]*[0-9].parquet")
         tasks = len(key_files)
         counts = [pq.ParquetFile(f).metadata.num_rows for f in key_files]
         offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
@@ -153,7 +175,7 @@ class DedupClusters(PipelineStep):
         uf = UnionFind(total)
         exact_roots = None
         for band in band_names(self.fuzzy.bands if self.fuzzy else 0, self.exact):
-            for docs, starts in duplicate_runs(self.work_dir, band, offsets, self.max_records):
+            for docs, starts in duplicate_runs(self.path(), band, offsets, self.max_records):
                 uf.union_groups(docs, starts)
             if band == EXACT:
                 exact_roots = uf.roots().copy()
@@ -171,7 +193,7 @@ class DedupClusters(PipelineStep):
         funnel.counts["to_remove.fuzzy"] += int((removed == "fuzzy").sum())
         kept_ids = ids.take(pa.array(keeper))
         task_of = np.searchsorted(offsets, members, "right") - 1
-        folder = os.path.join(self.work_dir, "clusters")
+        folder = self.path("clusters")
         os.makedirs(folder, exist_ok=True)
         for task in range(tasks):
             mine = np.flatnonzero(task_of == task)
@@ -190,31 +212,31 @@ class DedupClusters(PipelineStep):
                 parts.append(pq.read_table(path).take(pa.array(members[lo:hi] - offsets[task])))
         table = pa.concat_tables(parts) if parts else KEYS_SCHEMA.empty_table()
         table = pa.table({"score": pc.fill_null(table.column("score"), -np.inf), "id": table.column("id"),
-                          "url": pc.fill_null(table.column("url"), ""), "index": pa.array(members, pa.int64())})
+                          "url": pc.fill_null(table.column("url"), ""),
+                          "source": pc.fill_null(table.column("source"), ""), "index": pa.array(members, pa.int64())})
         order = pc.sort_indices(table, sort_keys=[("score", "descending"), ("id", "ascending"),
-                                                  ("url", "ascending"), ("index", "ascending")]).to_numpy()
+                                                  ("url", "ascending"), ("source", "ascending"),
+                                                  ("index", "ascending")]).to_numpy()
         priority = np.empty(len(order), np.int64)
         priority[order] = np.arange(len(order))
         return table.column("id").combine_chunks(), priority
 
 
-class ReadStaged(PipelineStep):
+class ReadStaged(WorkFolder, PipelineStep):
     """Stage 3's reader: this task's staged documents, with every column back as metadata."""
 
     name = "read_staged"
     type = "curate"
-    stage = "read_staged"
-    columns: dict = {}
-    starts_stage = True
+    internal = True
 
-    def __init__(self, work_dir: str, batch_size: int = 1024):
+    def __init__(self, work_dir: str | None = None, batch_size: int = 1024):
         super().__init__()
         self.work_dir, self.batch_size = work_dir, batch_size
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         yield from data or ()
         # the writer names files <counter>_<rank>.parquet, and writes none for a task without documents
-        paths = files_in(self.work_dir, f"docs/*_{rank:05d}.parquet")
+        paths = files_in(self.path(), f"docs/*_{rank:05d}.parquet")
         funnel = Funnel()
         row = 0
         try:
@@ -237,7 +259,7 @@ class ReadStaged(PipelineStep):
             funnel.flush(self)
 
 
-class DedupFilter(CurateStep):
+class DedupFilter(WorkFolder, CurateStep):
     """Stage 3: drop the exact (ExactDedupFilter) or near (FuzzyDedupFilter) duplicates that are
     not their cluster's kept document; set dup_cluster_id (the kept document's id; null when the
     document has no duplicate) and dup_cluster_size."""
@@ -245,13 +267,13 @@ class DedupFilter(CurateStep):
     columns = CLUSTER_COLUMNS
     mode = reason = ""
 
-    def __init__(self, work_dir: str):
-        super().__init__()
+    def __init__(self, work_dir: str | None = None, name: str | None = None):
+        super().__init__(name)
         self.work_dir = work_dir
         self._clusters: dict = {}
 
     def setup(self, rank: int, world_size: int) -> None:
-        path = os.path.join(self.work_dir, "clusters", f"{rank:05d}.parquet")
+        path = self.path("clusters", f"{rank:05d}.parquet")
         self._clusters = {}
         if os.path.exists(path):
             table = pq.read_table(path).to_pydict()
@@ -269,22 +291,36 @@ class DedupFilter(CurateStep):
 
 
 class ExactDedupFilter(DedupFilter):
-    name = stage = "dedup_exact"
+    name = "dedup_exact"
     mode, reason = "exact", "exact_duplicate"
 
 
 class FuzzyDedupFilter(DedupFilter):
-    name = stage = "dedup_fuzzy"
+    name = "dedup_fuzzy"
     mode, reason = "fuzzy", "near_duplicate"
 
 
-def dedup_steps(work_dir: str, exact: bool = True, fuzzy: MinHashConfig | None = MinHashConfig(),
-                keep_highest: str | None = None) -> list:
-    """Exact-then-fuzzy dedup as steps to put in a pipeline's flat list, between the filters and
-    the writer. The runner splits the list into three stages at DedupClusters and ReadStaged."""
-    from curate.io.parquet import WriteParquet
+class StageDocuments(WorkFolder, WriteParquet):
+    """Stage 1's copy of every document, for stage 3 to filter (WORK/docs/)."""
 
+    name = "dedup_stage"
+    internal = True
+
+    def __init__(self, work_dir: str | None = None):
+        super().__init__(os.path.join(work_dir, "docs") if work_dir else "")
+        self.work_dir = work_dir
+
+    def prepare(self, ctx: RunContext) -> None:
+        super().prepare(ctx)
+        self.output_folder = self.path("docs")
+
+
+def dedup_steps(work_dir: str | None = None, exact: bool = True, fuzzy: MinHashConfig | None = MinHashConfig(),
+                keep_highest: str | None = None) -> list:
+    """Exact-then-fuzzy dedup as steps to put in a pipeline's list, between the filters and the
+    writer: three stages, split by Stage markers. `work_dir`: the shared folder (default
+    OUTPUT/_dedup of the run)."""
     filters = ([ExactDedupFilter(work_dir)] if exact else []) + ([FuzzyDedupFilter(work_dir)] if fuzzy else [])
-    return [DedupSignatures(work_dir, exact, fuzzy, keep_highest), WriteParquet(os.path.join(work_dir, "docs")),
-            DedupClusters(work_dir, exact, fuzzy),
-            ReadStaged(work_dir), *filters]
+    return [DedupSignatures(work_dir, exact, fuzzy, keep_highest), StageDocuments(work_dir),
+            Stage(tasks=1), DedupClusters(work_dir, exact, fuzzy),
+            Stage(), ReadStaged(work_dir), *filters]

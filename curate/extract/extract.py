@@ -2,14 +2,18 @@
 
 trafilatura is the default (best quality); resiliparse is the fast option (~15x). Each page
 gets a wall-clock limit (`timeout`), after which it is dropped as `timeout`. Documents that
-are already text (WET, JSONL, Parquet) pass unchanged.
+are already text (WET, JSONL, Parquet) pass unchanged: curate's reader says which is which in
+`metadata["content_kind"]`; for documents without it (datatrove's readers), the text itself
+decides (markup at its start means HTML).
 """
 
 from __future__ import annotations
 
 from datatrove.data import Document
 
+from curate.errors import CurateError
 from curate.extract.timelimit import TimeLimitExceeded, time_limit
+from curate.io.payload import looks_like_html
 from curate.step import CurateStep
 
 EXTRACTORS = ("trafilatura", "resiliparse")
@@ -34,6 +38,11 @@ def resiliparse_extract(html: str) -> str:
     return extract_plain_text(tree, main_content=True, alt_texts=False, links=False, noscript=False) or ""
 
 
+def is_html(text: str) -> bool:
+    """Whether a document of unknown kind is a web page: it starts with markup."""
+    return looks_like_html(text[:2048].encode("utf-8", "replace"))
+
+
 class ExtractText(CurateStep):
     """Replace each HTML document's text by its extracted main text.
 
@@ -45,14 +54,11 @@ class ExtractText(CurateStep):
     """
 
     name = "extract"
-    stage = "extract"
 
     def __init__(self, extractor: str = "trafilatura", timeout: float = 5.0, max_html_chars: int = 10_000_000,
-                 min_chars: int = 1):
-        super().__init__()
+                 min_chars: int = 1, name: str | None = None):
+        super().__init__(name)
         if extractor not in EXTRACTORS:
-            from curate.errors import CurateError
-
             raise CurateError(f"unknown extractor {extractor!r}: choose one of {', '.join(EXTRACTORS)}")
         self.extractor = extractor
         self.timeout = timeout
@@ -61,7 +67,8 @@ class ExtractText(CurateStep):
         self._extract = trafilatura_extract if extractor == "trafilatura" else resiliparse_extract
 
     def process(self, doc: Document) -> str | None:
-        if doc.metadata.get("content_kind", "html") != "html":
+        kind = doc.metadata.get("content_kind")
+        if kind != "html" and (kind is not None or not is_html(doc.text)):
             return None
         if len(doc.text) > self.max_html_chars:
             return "too_large"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 from datatrove.data import Document
 
-from curate.errors import ModelNotFound
+from curate.errors import CurateError, ModelNotFound
 from curate.step import CurateStep
 
 LID_ENV = "CURATE_LID_MODEL"
@@ -55,12 +55,13 @@ class LanguageFilter(CurateStep):
     """
 
     name = "language"
-    stage = "language"
     columns = {"language": pa.string(), "language_score": pa.float64()}
 
     def __init__(self, languages: list[str] | None = ("en",), threshold: float = 0.65, model_path: str | None = None,
-                 annotate_only: bool = False, max_chars: int = 20_000):
-        super().__init__()
+                 annotate_only: bool = False, max_chars: int = 20_000, name: str | None = None):
+        super().__init__(name)
+        if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+            raise CurateError(f"LanguageFilter: threshold must be a number in [0, 1], got {threshold!r}")
         self.languages = set(languages) if languages else None
         self.threshold = threshold
         self.model_path = find_lid_model(model_path)  # fail at build time, not in every worker

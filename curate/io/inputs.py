@@ -18,7 +18,6 @@ from curate.io.gzipstream import ResilientGzipReader
 ARCHIVE_EXTS = (".warc", ".warc.gz", ".warc.zst", ".arc", ".arc.gz", ".wet", ".wet.gz", ".wat", ".wat.gz")
 JSONL_EXTS = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".json.zst", ".ndjson", ".ndjson.gz")
 PARQUET_EXTS = (".parquet",)
-KNOWN_EXTS = ARCHIVE_EXTS + JSONL_EXTS + PARQUET_EXTS
 _REMOTE_STREAM = ("http", "https")
 
 

@@ -10,66 +10,86 @@ reported in one line each and the run goes on with the next file.
 from __future__ import annotations
 
 import json
+import os
 import zlib
 
 from datatrove.data import Document
 from datatrove.pipeline.readers.base import BaseReader
-from tqdm import tqdm
 
 from curate.io import payload
 from curate.io.archive import ArchiveParser, ArchiveRecord
 from curate.io.inputs import CountingReader, decompressed, expand_inputs, file_format, open_binary
-from curate.errors import InputError
-from curate.step import BYTES_IN, BYTES_OUT, DOCS_IN, DOCS_OUT, SKIPPED, ErrorReport, Funnel, timed, utf8_len
+from curate.errors import CurateError, InputError
+from curate.step import Block, RunContext, BYTES_IN, BYTES_OUT, DOCS_IN, DOCS_OUT, SKIPPED, ErrorReport, Funnel, timed, utf8_len
 
 PARQUET_COLUMNS = ("id", "url", "text", "date", "timestamp")  # FineWeb / C4 names we map
 
 
-class ReadDocuments(BaseReader):
-    """Read every input file assigned to this task (files are dealt round-robin by rank).
+class ReadDocuments(Block, BaseReader):
+    """Read every input file assigned to this task (the sorted file list is dealt round-robin by rank).
 
     Args:
-        inputs: paths, directories, globs or URIs (file://, http(s)://, s3://, hf://).
-        limit: at most this many documents per task (-1: all).
+        inputs: paths, directories, globs or URIs (file://, http(s)://, s3://, hf://): the
+            pipeline's own input, used when the run names none (`curate run --input` replaces it).
+        limit: at most this many documents per task (None, or -1 as in datatrove: all; `--limit`
+            also applies).
         max_record_bytes: archive records larger than this are skipped unread (`too_large`).
         storage_options: passed to fsspec (for example an S3 endpoint or credentials).
         text_key / id_key: field names in JSONL and Parquet inputs.
-        progress: show a per-task progress bar.
         keep_columns: carry the other columns of Parquet inputs (for example the scores an
             earlier curate run wrote) into the documents' metadata, and so into the output:
             True for all of them, or a list of names. Their types come from the input files'
             schemas, read once before the run (`resolve_columns`).
+        name: the block's name (default "read").
+
+    Under `curate run`, prepare() lists the input files once, in the driver; each task takes its
+    slice of that list, so a listing that changes during the run cannot move files between tasks.
     """
 
     name = "read"
-    stage = "read"
-    columns: dict = {}
 
     def __init__(
         self,
-        inputs: list[str] | str,
-        limit: int = -1,
+        inputs: list[str] | str | None = None,
+        limit: int | None = None,
         max_record_bytes: int = 20 << 20,
         storage_options: dict | None = None,
         text_key: str = "text",
         id_key: str = "id",
-        progress: bool = False,
         keep_columns: bool | list[str] = False,
+        name: str | None = None,
     ):
-        super().__init__(limit=limit, text_key=text_key, id_key=id_key)
+        if limit is not None and limit != -1 and (not isinstance(limit, int) or limit < 1):
+            raise CurateError(f"ReadDocuments: limit must be a positive integer, or None for all, got {limit!r}")
+        super().__init__(limit=-1 if limit is None else limit, text_key=text_key, id_key=id_key)
+        self.set_name(name)
         self.keep_columns = keep_columns
         self.columns = {}  # the kept columns, once resolve_columns has read the input schemas
-        self.inputs = [inputs] if isinstance(inputs, str) else list(inputs)
+        self.inputs = [inputs] if isinstance(inputs, str) else list(inputs or [])
+        self.files: list[str] | None = None  # the input files, listed once by prepare()
         self.max_record_bytes = max_record_bytes
         self.storage_options = storage_options or {}
-        self.progress = progress
         self.report_dir: str | None = None
+
+    def prepare(self, ctx: RunContext) -> None:
+        """Take the run's --input (else this block's own) and --limit, list the files once, and
+        declare the kept columns."""
+        super().prepare(ctx)
+        if ctx.inputs:
+            self.inputs = list(ctx.inputs)
+        if not self.inputs:
+            raise CurateError(f"{self.name}: no input: give --input (files, folders, globs or URIs)")
+        if ctx.limit is not None:
+            self.limit = ctx.limit if self.limit == -1 else min(self.limit, ctx.limit)
+        self.report_dir = os.path.join(ctx.logs, "errors")
+        self.files = expand_inputs(self.inputs, self.storage_options)
+        self.resolve_columns()
 
     def resolve_columns(self) -> dict:
         """Expand the inputs (a bad path is one clear error here, not one per task) and, with
         keep_columns, declare the kept columns: the union of the Parquet inputs' schemas, so every
         output shard has the same columns whichever files its task read."""
-        files = expand_inputs(self.inputs, self.storage_options)
+        files = self.files if self.files is not None else expand_inputs(self.inputs, self.storage_options)
         if not self.keep_columns:
             return self.columns
         import pyarrow as pa
@@ -103,20 +123,18 @@ class ReadDocuments(BaseReader):
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         if data:
             yield from data
-        files = expand_inputs(self.inputs, self.storage_options)[rank::world_size]
+        files = self.files if self.files is not None else expand_inputs(self.inputs, self.storage_options)
         funnel = Funnel()
         errors = ErrorReport(self, self.report_dir, rank)
         produced = 0
         try:
-            with tqdm(desc=f"task {rank}", unit="doc", disable=not self.progress, leave=False) as bar:
-                for path in files:
-                    funnel.counts["files"] += 1
-                    for doc in timed(self._read_file(path, funnel, errors), funnel):
-                        yield doc
-                        bar.update()
-                        produced += 1
-                        if self.limit != -1 and produced >= self.limit:
-                            return
+            for path in files[rank::world_size]:
+                funnel.counts["files"] += 1
+                for doc in timed(self._read_file(path, funnel, errors), funnel):
+                    yield doc
+                    produced += 1
+                    if self.limit != -1 and produced >= self.limit:
+                        return
         finally:
             funnel.flush(self)
             errors.save()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 
@@ -14,6 +13,7 @@ from curate.errors import CurateError
 from curate.quality.model import QualityModel, find_quality_model
 from curate.step import BYTES_IN, BYTES_OUT, CPU_S, DOCS_IN, DOCS_OUT, DROPPED, CurateStep, Funnel, utf8_len
 
+DEFAULT_THRESHOLD = 0.5  # the mode when neither threshold nor top_fraction is given
 THRESHOLD_STAT = "top_fraction.threshold"  # per task: the score threshold the sample gave
 SAMPLE_STAT = "top_fraction.sample_docs"  # per task: how many documents the estimate used
 
@@ -22,31 +22,32 @@ class QualityClassifier(CurateStep):
     """Add `column` (the probability that the document is "wikipedia-like") and filter on it.
 
     Modes (one of):
-        threshold=T: keep documents scoring at least T (default 0.5);
+        threshold=T: keep documents scoring at least T (default DEFAULT_THRESHOLD, 0.5);
         top_fraction=F: keep about the top F of documents (DCLM keeps ~0.1). The threshold is
             estimated per task on its first `sample_size` documents (score quantile 1 - F), then
             fixed; it is recorded in the run stats as `top_fraction.threshold` (one value per
             task: mean/min/max in the stats files) with `top_fraction.sample_docs`;
         annotate_only=True: keep everything, only add the score column.
 
-    The model: `model_path`, else $CURATE_QUALITY_MODEL, else curate's demo model (trained on
-    project-written text only; train a real one with classifiers/wikipedia_vs_web.py). It loads
-    lazily in each worker (fastText models cannot be pickled).
+    The model, in this order: `model_path`, else $CURATE_QUALITY_MODEL, else curate's demo model
+    (trained on project-written text only; train a real one with classifiers/wikipedia_vs_web.py).
+    It loads lazily in each worker (fastText models cannot be pickled).
     """
 
     name = "quality"
-    stage = "quality"
 
     def __init__(self, model_path: str | None = None, threshold: float | None = None,
                  top_fraction: float | None = None, annotate_only: bool = False, column: str = "quality_score",
-                 sample_size: int = 2000, positive_label: str | None = None):
-        super().__init__()
+                 sample_size: int = 2000, positive_label: str | None = None, name: str | None = None):
+        super().__init__(name)
         if threshold is not None and top_fraction is not None:
             raise CurateError("QualityClassifier: give threshold or top_fraction, not both")
-        if top_fraction is not None and not 0 < top_fraction <= 1:
-            raise CurateError(f"QualityClassifier: top_fraction must be in (0, 1], got {top_fraction}")
+        if threshold is not None and not (isinstance(threshold, (int, float)) and 0 <= threshold <= 1):
+            raise CurateError(f"QualityClassifier: threshold must be a number in [0, 1], got {threshold!r}")
+        if top_fraction is not None and not (isinstance(top_fraction, (int, float)) and 0 < top_fraction <= 1):
+            raise CurateError(f"QualityClassifier: top_fraction must be in (0, 1], got {top_fraction!r}")
         self.model_path = find_quality_model(model_path)  # fail at build time, not in every worker
-        self.threshold = 0.5 if threshold is None and top_fraction is None else threshold
+        self.threshold = DEFAULT_THRESHOLD if threshold is None and top_fraction is None else threshold
         self.top_fraction = top_fraction
         self.annotate_only = annotate_only
         self.column = column
@@ -79,9 +80,8 @@ class QualityClassifier(CurateStep):
         funnel = Funnel()
         clock, process = time.process_time, self.process
         docs_in = docs_out = bytes_in = bytes_out = 0
-        writer_cm = self.removed_writer if self.removed_writer is not None else contextlib.nullcontext()
         try:
-            with writer_cm as removed:
+            with self.removed_sink() as removed:
                 for doc in data or ():
                     start = clock()
                     size = utf8_len(doc.text)
@@ -95,10 +95,7 @@ class QualityClassifier(CurateStep):
                         yield doc
                     else:
                         funnel.counts[DROPPED + reason] += 1
-                        if removed is not None:
-                            doc.metadata["removed_by"] = self.stage
-                            doc.metadata["removed_reason"] = reason
-                            removed.write(doc, rank)
+                        self.drop(doc, reason, removed, rank)
                         funnel.cpu_s += clock() - start
         finally:
             for key, value in ((DOCS_IN, docs_in), (DOCS_OUT, docs_out), (BYTES_IN, bytes_in), (BYTES_OUT, bytes_out)):

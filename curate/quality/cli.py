@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import sys
 
 from curate.extract.extract import EXTRACTORS
+from curate.log import show_info_from
 
 
 def add_parser(sub) -> None:
@@ -43,18 +42,10 @@ def _add_inputs(parser, required: bool) -> None:
                         help="random web documents. " + help_)
 
 
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    from datatrove.utils.logging import logger
-
-    logger.remove()  # the reader's per-file warnings still matter: keep warnings
-    logger.add(sys.stderr, level="WARNING", format="{message}")
-
-
 def _train(args: argparse.Namespace) -> int:
     from curate.quality.train import load_recipe, train
 
-    _logging()
+    show_info_from("curate.quality")
     recipe = load_recipe(args.recipe)
     card = train(recipe, args.positive, args.negative, args.out, lid_model=args.lid_model, threads=args.threads,
                  extractor=args.extractor)
@@ -73,7 +64,7 @@ def _eval(args: argparse.Namespace) -> int:
     from curate.quality.metrics import evaluate, threshold_table
     from curate.quality.model import QualityModel
 
-    _logging()
+    show_info_from("curate.quality")
     if not (args.positive and args.negative) and not args.labelled:
         raise CurateError("classifier eval: give --positive and --negative paths, or --labelled paths")
     model = QualityModel(args.model)

@@ -4,7 +4,6 @@ is extracted on the fly with the same ExtractText block the pipelines use."""
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -12,7 +11,6 @@ from typing import Iterator
 from curate.extract import ExtractText
 from curate.io.reader import ReadDocuments
 
-log = logging.getLogger("curate.quality")
 
 
 @dataclass
@@ -24,7 +22,7 @@ class Text:
 
 
 def read_texts(paths: list[str], extractor: str = "trafilatura", counts: Counter | None = None,
-               text_key: str = "text", limit: int = -1) -> Iterator[Text]:
+               text_key: str = "text", limit: int | None = None) -> Iterator[Text]:
     """Every document in `paths` as text (HTML extracted). `counts` collects what was skipped."""
     counts = Counter() if counts is None else counts
     extract = ExtractText(extractor=extractor, timeout=5.0)

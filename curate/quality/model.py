@@ -30,7 +30,7 @@ def read_card(model_path: str | os.PathLike) -> dict | None:
 
 def find_quality_model(path: str | None = None) -> str:
     """A model path: the argument, else $CURATE_QUALITY_MODEL, else the demo model shipped with
-    curate (trained on project-written text: see curate/samples/make_quality_model.py)."""
+    curate (trained on project-written text: see tools/make_quality_model.py)."""
     from curate.samples import QUALITY_MODEL
 
     candidate = path or os.environ.get(MODEL_ENV) or QUALITY_MODEL

@@ -25,8 +25,10 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from loguru import logger
+
 from curate.errors import CurateError
-from curate.quality.data import Text, log, read_texts
+from curate.quality.data import Text, read_texts
 from curate.quality.fit import fit
 from curate.quality.metrics import evaluate, threshold_table
 from curate.quality.model import QualityModel, card_path
@@ -248,5 +250,5 @@ def train(recipe: Recipe, positive_paths: list[str], negative_paths: list[str], 
             card["threshold_table"] = threshold_table(pos, neg) if pos and neg else []
     with open(card_path(out_path), "w") as f:
         json.dump(card, f, indent=2)
-    log.info("wrote %s and %s", out_path, card_path(out_path))
+    logger.info(f"wrote {out_path} and {card_path(out_path)}")
     return card

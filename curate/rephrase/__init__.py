@@ -26,16 +26,16 @@ API (the contract with curate/llm/, the benchmark and the real-server tests):
         Without cache_dir/stats_dir and outside `curate run` (e.g. a benchmark calling
         block.run(docs) directly) nothing is cached or saved.
         block.preflight() raises CurateError when the server is unreachable or refuses the key;
-        block.run_report(output_dir) merges the stats; `curate run` calls both (curate/runner.py).
+        `curate run` calls it from block.prepare(ctx), and block.report(ctx) merges the stats.
         Cache key: cache.cache_key(model, style, prompts.prompt_id(template), chunk_text,
         block.sampling_key(llm)) with sampling = {temperature, max_tokens, seed}.
     MixSynthetic(ratio="1:1", method="exact"|"hash", seed=0): real:synthetic mixing, either form.
 """
 
 from curate.rephrase.block import Rephrase, RephraseError
-from curate.rephrase.config import LLMConfig
+from curate.rephrase.config import LLMConfig, LLMSettings
 from curate.rephrase.mix import MixSynthetic
 from curate.rephrase.prompts import PROMPT_VERSION, STYLES
 from curate.rephrase.stats import RephraseStats
 
-__all__ = ["LLMConfig", "MixSynthetic", "PROMPT_VERSION", "Rephrase", "RephraseError", "RephraseStats", "STYLES"]
+__all__ = ["LLMConfig", "LLMSettings", "MixSynthetic", "PROMPT_VERSION", "Rephrase", "RephraseError", "RephraseStats", "STYLES"]

@@ -27,7 +27,7 @@ from curate.rephrase.client import CONFIGURATION, TRANSIENT, ChatClient, Request
 from curate.rephrase.config import LLMConfig
 from curate.rephrase.prompts import prompt_id, render, resolve_prompt
 from curate.rephrase.stats import RephraseStats, format_summary
-from curate.step import BYTES_IN, BYTES_OUT, DOCS_IN, DOCS_OUT, CurateStep, Funnel, utf8_len
+from curate.step import BYTES_IN, BYTES_OUT, DOCS_IN, DOCS_OUT, CurateStep, Funnel, RunContext, utf8_len
 
 OUTPUTS = ("column", "documents")
 ON_FAILURE = ("abort", "flag")
@@ -74,13 +74,13 @@ class Rephrase(CurateStep):
     """
 
     name = "rephrase"
-    stage = "rephrase"
 
     def __init__(self, llm: LLMConfig, style: str = "wikipedia", prompts: dict[str, str] | None = None,
                  cache_dir: str | None = None, output: str = "column", column: str = "rephrased_text",
                  on_failure: str = "abort", echo_threshold: float = 0.8, readahead: int | None = None,
-                 stats_dir: str | None = None, count_tokens: Callable[[str], int] | None = None):
-        super().__init__()
+                 stats_dir: str | None = None, count_tokens: Callable[[str], int] | None = None,
+                 name: str | None = None):
+        super().__init__(name)
         if output not in OUTPUTS:
             raise CurateError(f"Rephrase output={output!r}: choose one of {', '.join(OUTPUTS)}")
         if on_failure not in ON_FAILURE:
@@ -95,32 +95,22 @@ class Rephrase(CurateStep):
         if self.budget < 16:
             raise CurateError(f"Rephrase: context_tokens={llm.context_tokens} leaves {self.budget} tokens per chunk "
                               f"after the prompt and max_tokens={llm.max_tokens}: raise it or lower max_tokens")
-        self._cache_dir, self._stats_dir = cache_dir, stats_dir
+        self.cache_dir, self.stats_dir = cache_dir, stats_dir
         meta = {"rephrase_status": pa.string(), "rephrase_style": pa.string(), "rephrase_model": pa.string(),
                 "rephrase_chunks": pa.int32(), "rephrase_cached": pa.int32()}
         self.columns = ({column: pa.string(), **meta} if output == "column"
                         else {**meta, "synthetic": pa.bool_(), "source_id": pa.string()})
 
-    # where the runner put this run (it sets report_dir to OUTPUT/_logs/errors)
-    def _run_folder(self) -> str | None:
-        return os.path.dirname(os.path.dirname(self.report_dir)) if self.report_dir else None
+    # --- the run: curate's runner calls these in the driver -----------------------------------
+    def prepare(self, ctx: RunContext) -> None:
+        """Default the cache to OUTPUT/_rephrase and the stats to OUTPUT/_logs/rephrase, and fail
+        before any task starts when the endpoint cannot be reached or rejects the key."""
+        super().prepare(ctx)
+        self.cache_dir = self.cache_dir or ctx.folder("_rephrase")
+        self.stats_dir = self.stats_dir or os.path.join(ctx.logs, "rephrase")
+        self.preflight()
 
-    @property
-    def cache_dir(self) -> str | None:
-        if self._cache_dir:
-            return self._cache_dir
-        folder = self._run_folder()
-        return os.path.join(folder, "_rephrase") if folder else None
-
-    @property
-    def stats_dir(self) -> str | None:
-        if self._stats_dir:
-            return self._stats_dir
-        return os.path.join(os.path.dirname(self.report_dir), "rephrase") if self.report_dir else None
-
-    # --- run-level hooks (curate.runner calls them in the main process) -----------------------
     def preflight(self) -> None:
-        """Fail before any task starts when the endpoint cannot be reached or rejects the key."""
         url = self.llm.base_url.rstrip("/") + "/models"
         request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.llm.api_key()}"})
         try:
@@ -135,7 +125,7 @@ class Rephrase(CurateStep):
             reason = getattr(e, "reason", e)
             raise CurateError(f"rephrase: cannot reach the LLM server at {self.llm.base_url} ({reason})") from None
 
-    def run_report(self, output_dir: str) -> str | None:
+    def report(self, ctx: RunContext) -> str | None:
         """Merge the tasks' stats into OUTPUT/rephrase_stats.json and return the printable summary."""
         import json
 
@@ -144,9 +134,10 @@ class Rephrase(CurateStep):
             return None
         summary = RephraseStats.load_folder(folder).summary(self.llm.price_prompt_per_m, self.llm.price_completion_per_m)
         summary = {"model": self.llm.model, "style": self.style, **summary}
-        with open(os.path.join(output_dir, STATS_FILE), "w") as f:
+        path = os.path.join(ctx.output, STATS_FILE)
+        with open(path, "w") as f:
             json.dump(summary, f, indent=2)
-        return format_summary(summary) + f"\n  (rephrase stats: {os.path.join(output_dir, STATS_FILE)})"
+        return format_summary(summary) + f"\n  (rephrase stats: {path})"
 
     # --- the task ----------------------------------------------------------------------------
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:

@@ -17,14 +17,14 @@ import json
 import random
 import time
 
-import openai
-
+from curate.errors import need
 from curate.rephrase.cache import Answer
 from curate.rephrase.config import LLMConfig
 from curate.rephrase.stats import RephraseStats
 
 TRANSIENT = frozenset({"rate_limit", "server_error", "timeout", "connection", "malformed"})
 CONFIGURATION = frozenset({"auth", "not_found"})
+openai = need("openai", "rephrase", "rephrasing (curate.rephrase)")
 RETRY_AFTER_MAX = 300.0  # seconds: a longer Retry-After is capped (the server will say so again)
 
 

@@ -7,11 +7,14 @@ pickled pipeline. It is read from the environment when a client is made.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import typing
 from dataclasses import dataclass, fields
-from typing import Mapping
+from typing import Any, Mapping
 
 from curate.errors import CurateError
+from curate.settings import convert, setting
 
 ENV_PREFIX = "CURATE_LLM_"
 NO_KEY = "sk-no-key-required"  # sent to local servers that take no key (the client insists on one)
@@ -53,41 +56,51 @@ class LLMConfig:
         """The key from the environment, or a placeholder for servers that need none."""
         return (env if env is not None else os.environ).get(self.api_key_env) or NO_KEY
 
-    @property
-    def has_prices(self) -> bool:
-        return self.price_prompt_per_m is not None or self.price_completion_per_m is not None
-
     @classmethod
-    def from_params(cls, params: Mapping[str, str], env: Mapping[str, str] | None = None) -> "LLMConfig":
-        """Build from `curate run --set KEY=VALUE` params, falling back to CURATE_LLM_<KEY> environment
-        variables (CURATE_LLM_BASE_URL, CURATE_LLM_MODEL, ...). Keys that are not config fields are
-        ignored (a pipeline's params hold its own settings too)."""
+    def from_params(cls, params: Mapping[str, Any], env: Mapping[str, str] | None = None) -> "LLMConfig":
+        """Build from a pipeline's settings (typed values, or strings as from `--set`; None or a
+        missing key: not given), falling back to CURATE_LLM_<KEY> environment variables
+        (CURATE_LLM_BASE_URL, CURATE_LLM_MODEL, ...). Keys that are not config fields are ignored
+        (a pipeline's settings hold its own too)."""
         env = os.environ if env is None else env
+        hints = typing.get_type_hints(cls)
         values: dict = {}
         missing = []
         for f in fields(cls):
-            raw = params.get(f.name)
-            if raw is None or raw == "":
-                raw = env.get(ENV_PREFIX + f.name.upper())
-            if raw is None or raw == "":
+            value = params.get(f.name)
+            if value is None or value == "":
+                value = env.get(ENV_PREFIX + f.name.upper()) or None
+            if value is None:
                 if f.name in ("base_url", "model"):
                     missing.append(f"--set {f.name}=... (or ${ENV_PREFIX}{f.name.upper()})")
                 continue
-            values[f.name] = _convert(f.name, f.type, raw)
+            values[f.name] = convert(f.name, hints[f.name], value)
         if missing:
             raise CurateError("the LLM endpoint is not configured: give " + " and ".join(missing))
         return cls(**values)
 
 
-def _convert(name: str, type_name, raw):
-    if not isinstance(raw, str):
-        return raw
-    kind = str(type_name)
-    try:
-        if kind.startswith("int"):
-            return int(raw)
-        if kind.startswith("float"):
-            return float(raw)
-    except ValueError:
-        raise CurateError(f"LLM {name}={raw!r}: expected a {kind.split(' ')[0]}") from None
-    return raw
+HELP = {
+    "base_url": "the OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1",
+    "model": "the model name the server expects",
+    "api_key_env": "the environment variable holding the API key (default OPENAI_API_KEY)",
+    "temperature": "sampling temperature (default 0.7)",
+    "max_tokens": "most tokens per answer (default 512)",
+    "request_timeout": "seconds per request (default 60)",
+    "concurrency": "requests in flight per task (default 4)",
+    "max_retries": "retries after the first attempt on 429/5xx/timeouts (default 5)",
+    "context_tokens": "the model's context window: prompt + chunk + max_tokens (default 2048)",
+    "price_prompt_per_m": "USD per million prompt tokens, for the cost estimate",
+    "price_completion_per_m": "USD per million completion tokens",
+    "seed": "sampling seed sent with each request",
+    "backoff_base": "first retry wait in seconds, doubling per retry (default 1)",
+    "backoff_max": "longest retry wait in seconds (default 30)",
+}
+
+# A pipeline's Settings can inherit these: every LLMConfig field, optional (not given: the
+# CURATE_LLM_<KEY> environment variable, else LLMConfig's default)
+LLMSettings = dataclasses.make_dataclass("LLMSettings", [
+    (f.name, typing.get_type_hints(LLMConfig)[f.name] | None,
+     setting(None, HELP[f.name] + f" (or ${ENV_PREFIX}{f.name.upper()})"))
+    for f in fields(LLMConfig)])
+LLMSettings.__module__ = __name__

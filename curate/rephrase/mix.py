@@ -61,11 +61,12 @@ class MixSynthetic(CurateStep):
     """Keep real and synthetic documents at `ratio` (REAL:SYNTHETIC, e.g. "1:1" as in Maini et al.)."""
 
     name = "mix"
-    stage = "mix"
 
     def __init__(self, ratio="1:1", method: str = "exact", seed: int = 0, column: str = "rephrased_text",
-                 style: str | None = None):
-        super().__init__()
+                 style: str | None = None, name: str | None = None):
+        super().__init__(name)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise CurateError(f"MixSynthetic seed={seed!r}: expected an integer")
         if method not in METHODS:
             raise CurateError(f"MixSynthetic method={method!r}: choose one of {', '.join(METHODS)}")
         self.real, self.synthetic = parse_ratio(ratio)

@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import sys
 import time
 from dataclasses import replace
 
 import numpy as np
+from loguru import logger
 
 from curate.files import files_in
 from curate.errors import CurateError
@@ -97,7 +97,7 @@ def run_ablation(ablation: Ablation, out: str, device: str | None = None, compil
 
 
 def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    logger.info(message)
 
 
 def _materialize(name: str, spec: Source, tokenizer, held_out: set[str], out: str):
@@ -131,8 +131,9 @@ def _source(name: str, spec, tokenizer, held_out: set[str], out: str) -> TokenSt
 
 def run_pipeline_variant(name: str, spec: Pipeline, out: str) -> str:
     """Run the pipeline file into OUT/variants/<name>/ (a rerun skips completed tasks)."""
-    from curate.pipeline import RunConfig
-    from curate.runner import run_pipeline
+    from curate.report import format_funnel
+    from curate.run import run
+    from curate.step import RunContext
 
     folder = variant_folder(out, name)
     left_out = f" without {', '.join(spec.leave_out)}" if spec.leave_out else ""
@@ -146,12 +147,9 @@ def run_pipeline_variant(name: str, spec: Pipeline, out: str) -> str:
             inputs += files
         else:
             inputs.append(uri)
-    run = RunConfig(inputs=inputs, output=folder, params={k: str(v) for k, v in spec.params.items()})
-    stdout, sys.stdout = sys.stdout, sys.stderr  # the funnel table is progress here, not the result
-    try:
-        funnel = run_pipeline(spec.file, run, tasks=spec.tasks, workers=spec.workers, leave_out=tuple(spec.leave_out))
-    finally:
-        sys.stdout = stdout
+    ctx = RunContext(output=folder, inputs=inputs, tasks=spec.tasks, workers=spec.workers)
+    funnel = run(spec.file, ctx, spec.settings, leave_out=tuple(spec.leave_out)).funnel
+    log(f"variant {name}: funnel\n{format_funnel(funnel)}")
     if funnel["tasks_reported"] < funnel["tasks"]:
         raise CurateError(f"variant {name}: {spec.file} did not complete ({funnel['tasks_reported']} of "
                           f"{funnel['tasks']} tasks; logs in {folder}/_logs)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 
 
@@ -26,22 +25,26 @@ def add_parser(sub) -> None:
                         help="train only these variants (and the baseline); repeatable")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (worth it on a GPU)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
-                        help="a config-specific setting, read by a Python config's build(params); repeatable")
+                        help="a setting of a Python config (its Settings dataclass); repeatable")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also show the pipeline variants' INFO logs")
     parser.set_defaults(func=_ablate)
 
 
 def _ablate(args: argparse.Namespace) -> int:
-    from curate.cli import _params
+    from curate.errors import need
+    from curate.settings import parse_pairs
+    from curate.train import passive_openmp_waiting
+
+    passive_openmp_waiting()  # before torch starts its threads
+    for module in ("torch", "tokenizers", "matplotlib"):
+        need(module, "ablate", "curate ablate")
     from curate.errors import CurateError
+    from curate.log import show_info_from
     from curate.train.ablate import format_table, run_ablation
     from curate.train.config import load_ablation
 
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-    from datatrove.utils.logging import logger
-
-    logger.remove()  # pipeline variants: warnings only (the funnel table still shows what each stage did)
-    logger.add(sys.stderr, level="WARNING", format="{message}")
-    ablation = load_ablation(args.config, _params(args.set or []))
+    show_info_from("curate.train")  # the trainer's progress; the pipeline variants' blocks: warnings only
+    ablation = load_ablation(args.config, parse_pairs(args.set or []))
     if args.seeds:
         try:
             ablation.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]

@@ -1,16 +1,18 @@
 """What an ablation is: variants of training data, a baseline, eval sets, a FLOP budget, seeds
-and a model. Written as a small Python file (`build(params)` returning an `Ablation`, or an
+and a model. Written as a small Python file (`build(settings)` returning an `Ablation`, or an
 `ABLATION` object) or a TOML file with the same fields (docs/train.md, pipelines/ablate.py)."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from curate.errors import CurateError
+from curate.settings import make_settings, settings_class
 
 
 @dataclass
@@ -33,7 +35,7 @@ class Pipeline:
     file: str
     inputs: list[str]
     leave_out: list[str] = field(default_factory=list)
-    params: dict = field(default_factory=dict)  # run.params, as `curate run --set`
+    settings: dict = field(default_factory=dict)  # the pipeline file's settings (typed values, as `curate run --set`)
     tasks: int = 1
     workers: int = 1
     column: str = "text"
@@ -98,28 +100,37 @@ class Ablation:
         return self
 
 
-def load_ablation(path: str, params: dict | None = None) -> Ablation:
+def load_ablation(path: str, settings: dict | None = None) -> Ablation:
+    """The ablation a config file describes. A Python config's `build(settings)` gets its
+    `Settings` dataclass filled from `settings` (curate ablate --set KEY=VALUE, curate/settings.py)."""
     file = Path(path)
     if not file.is_file():
         raise CurateError(f"{path}: no such ablation config")
     if file.suffix == ".toml":
+        if settings:
+            raise CurateError(f"{path}: --set is for Python configs with Settings (a TOML config has none)")
         return _from_toml(file).check(path)
     if file.suffix != ".py":
         raise CurateError(f"{path}: an ablation config is a .py or .toml file")
     spec = importlib.util.spec_from_file_location(f"curate_ablation_{file.stem}", file)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses defined in the file look their module up
     try:
         spec.loader.exec_module(module)
-        if callable(getattr(module, "build", None)):
-            ablation = module.build(dict(params or {}))
-        else:
-            ablation = getattr(module, "ABLATION", None)
     except CurateError:
         raise
     except Exception as e:
         raise CurateError(f"{path}: failed to load ({type(e).__name__}: {e})") from e
+    typed = make_settings(settings_class(module), dict(settings or {}), path)
+    build = vars(module).get("build")
+    try:
+        ablation = build(typed) if callable(build) else vars(module).get("ABLATION")
+    except CurateError:
+        raise
+    except Exception as e:
+        raise CurateError(f"{path}: build(settings) failed ({type(e).__name__}: {e})") from e
     if not isinstance(ablation, Ablation):
-        raise CurateError(f"{path}: an ablation config defines build(params) returning a "
+        raise CurateError(f"{path}: an ablation config defines build(settings) returning a "
                           "curate.train.config.Ablation (or ABLATION = Ablation(...))")
     return ablation.check(path)
 

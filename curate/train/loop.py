@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from loguru import logger
 
 from curate.errors import CurateError
 from curate.train.data import EvalSet, WindowSampler
@@ -161,8 +162,7 @@ class _Progress:
             self.bar.set_postfix_str(f"loss {train_loss:.3f}{scores}")
         elif self.mode == "log":
             elapsed = time.monotonic() - self.start
-            print(f"{self.label} step {done}/{self.steps} ({elapsed:.0f}s): train loss {train_loss:.3f}{scores}",
-                  file=sys.stderr, flush=True)
+            logger.info(f"{self.label} step {done}/{self.steps} ({elapsed:.0f}s): train loss {train_loss:.3f}{scores}")
 
     def close(self) -> None:
         if self.bar is not None:

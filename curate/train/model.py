@@ -57,7 +57,6 @@ PRESETS: dict[str, ModelConfig] = {
     "gpu-gpt2-small": ModelConfig(n_layer=12, n_head=12, d_model=768, context=1024, batch_size=32, learning_rate=6e-4,
                             device="cuda", dtype="bfloat16"),
 }
-DEFAULT_PRESET = "cpu-tiny"
 
 
 def preset(name: str) -> ModelConfig:

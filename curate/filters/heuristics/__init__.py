@@ -1,8 +1,8 @@
 """Heuristic quality rules (Gopher, C4, FineWeb, RefinedWeb) over one shared feature pass.
 
-Each rule set is one block; every block writes its statistics as `<prefix>_*` columns and the
-first failing rule as `<prefix>_failed`, and drops with reason `<prefix>:<rule>` unless
-annotate_only=True. See docs/heuristics.md for the rules, defaults and language behaviour.
+Each rule set is one block; every block writes its statistics as `<name>_*` columns (its name:
+gopher_rep, c4, ..., or one given with name=) and the first failing rule as `<name>_failed`, and
+drops with reason `<name>:<rule>` unless annotate_only=True. See docs/heuristics.md for the rules, defaults and language behaviour.
 """
 
 from curate.filters.heuristics.c4 import C4Quality

@@ -1,35 +1,38 @@
 """HeuristicFilter: the base of the rule-set blocks.
 
 A block evaluates its rules on the shared Features of each document, writes every statistic as
-a column named `<prefix>_<stat>` plus `<prefix>_failed` (the first failing rule, or null), and
-drops the document with reason `<prefix>:<rule>` unless it runs with annotate_only=True.
+a column named `<name>_<stat>` plus `<name>_failed` (the first failing rule, or null), and
+drops the document with reason `<name>:<rule>` unless it runs with annotate_only=True.
 """
 
 from __future__ import annotations
 
+import numbers
+
 import pyarrow as pa
 from datatrove.data import Document
 
+from curate.errors import CurateError
 from curate.filters.heuristics.features import Features, features_of
 from curate.step import CurateStep
 
 
 class HeuristicFilter(CurateStep):
-    prefix = ""  # column and reason prefix, e.g. "gopher_rep"
+    """A rule set. Its name (e.g. "gopher_quality", or one given with name=) prefixes its columns
+    and drop reasons, so two instances with different thresholds can run side by side."""
 
-    def __init__(self, annotate_only: bool = False, default_language: str = "en"):
+    def __init__(self, annotate_only: bool = False, default_language: str = "en", name: str | None = None):
         """annotate_only: keep every document, only write the columns.
         default_language: the language of documents without metadata['language'] (set by
         LanguageFilter); datatrove's filters assume English."""
-        super().__init__()
+        super().__init__(name)
         self.annotate_only = annotate_only
         self.default_language = default_language
-        self.stage = self.prefix
-        self.columns = {f"{self.prefix}_{name}": dtype for name, dtype in self.stat_types().items()}
-        self.columns[f"{self.prefix}_failed"] = pa.string()
+        self.columns = {f"{self.name}_{stat}": dtype for stat, dtype in self.stat_types().items()}
+        self.columns[f"{self.name}_failed"] = pa.string()
 
     def stat_types(self) -> dict:
-        """Statistic name -> pyarrow type (the columns, without the prefix)."""
+        """Statistic name -> pyarrow type (the columns, without the name prefix)."""
         raise NotImplementedError
 
     def evaluate(self, feats: Features) -> tuple[dict, str | None]:
@@ -39,9 +42,9 @@ class HeuristicFilter(CurateStep):
     def process(self, doc: Document) -> str | None:
         stats, failed = self.evaluate(features_of(doc, self.default_language))
         meta = doc.metadata
-        prefix = self.prefix
-        for name, value in stats.items():
-            meta[f"{prefix}_{name}"] = value
+        prefix = self.name
+        for stat, value in stats.items():
+            meta[f"{prefix}_{stat}"] = value
         meta[f"{prefix}_failed"] = failed
         if failed is None or self.annotate_only:
             return None
@@ -53,9 +56,26 @@ def ratio(num: float, den: float) -> float | None:
 
 
 def above(value, threshold) -> bool:
-    """A rule with threshold None (or 0, as in datatrove) is off; a missing statistic passes."""
-    return bool(threshold) and value is not None and value > threshold
+    """A rule with threshold None is off; any number, 0 included, is a threshold; a missing
+    statistic passes."""
+    return threshold is not None and value is not None and value > threshold
 
 
 def below(value, threshold) -> bool:
-    return bool(threshold) and value is not None and value < threshold
+    return threshold is not None and value is not None and value < threshold
+
+
+def rule_argument(block, name: str, value, kind: str = "number"):
+    """A constructor argument of `block`, checked where the block is built so that a wrong kind
+    fails at once with CurateError, not later inside a worker. kind "number": a threshold, a
+    number >= 0 or None (its rule is off); kind "switch": True, False or None (off); returns the
+    value (a switch as a bool)."""
+    if kind == "switch":
+        if value is None or isinstance(value, bool):
+            return bool(value)
+        wanted = "True, False or None"
+    else:
+        if value is None or (isinstance(value, numbers.Real) and not isinstance(value, bool) and value >= 0):
+            return value  # NaN fails value >= 0
+        wanted = "a number >= 0 or None"
+    raise CurateError(f"{type(block).__name__}: {name} must be {wanted}, got {value!r}")

@@ -15,7 +15,7 @@ import re
 
 import pyarrow as pa
 
-from curate.filters.heuristics.base import HeuristicFilter
+from curate.filters.heuristics.base import HeuristicFilter, rule_argument
 from curate.filters.heuristics.features import Features
 
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
@@ -25,20 +25,25 @@ POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses co
 
 class C4Quality(HeuristicFilter):
     name = "c4"
-    prefix = "c4"
 
-    def __init__(self, remove_citations: bool = True, filter_no_terminal_punct: bool = True,
-                 min_num_sentences: int = 5, min_words_per_line: int = 3, max_word_length: int = 1000,
-                 filter_lorem_ipsum: bool = True, filter_javascript: bool = True,
-                 filter_curly_bracket: bool = True, filter_policy: bool = True, remove_lines: bool = False,
-                 **kwargs):
-        """Thresholds of -1 switch a rule off, as in datatrove."""
-        self.remove_citations, self.filter_no_terminal_punct = remove_citations, filter_no_terminal_punct
-        self.min_num_sentences, self.min_words_per_line = min_num_sentences, min_words_per_line
-        self.max_word_length = max_word_length
-        self.filter_lorem_ipsum, self.filter_javascript = filter_lorem_ipsum, filter_javascript
-        self.filter_curly_bracket, self.filter_policy = filter_curly_bracket, filter_policy
-        self.remove_lines = remove_lines
+    def __init__(self, remove_citations: bool = True, filter_no_terminal_punct: bool | None = True,
+                 min_num_sentences: int | None = 5, min_words_per_line: int | None = 3,
+                 max_word_length: int | None = 1000, filter_lorem_ipsum: bool | None = True,
+                 filter_javascript: bool | None = True, filter_curly_bracket: bool | None = True,
+                 filter_policy: bool | None = True, remove_lines: bool = False, **kwargs):
+        """None switches a rule off: a threshold (min_num_sentences, min_words_per_line,
+        max_word_length; 0 is a threshold) or a filter_* switch (None or False). datatrove's -1
+        is not accepted. remove_citations and remove_lines change the text, they are not rules."""
+        self.remove_citations = rule_argument(self, "remove_citations", remove_citations, "switch")
+        self.filter_no_terminal_punct = rule_argument(self, "filter_no_terminal_punct", filter_no_terminal_punct, "switch")
+        self.min_num_sentences = rule_argument(self, "min_num_sentences", min_num_sentences)
+        self.min_words_per_line = rule_argument(self, "min_words_per_line", min_words_per_line)
+        self.max_word_length = rule_argument(self, "max_word_length", max_word_length)
+        self.filter_lorem_ipsum = rule_argument(self, "filter_lorem_ipsum", filter_lorem_ipsum, "switch")
+        self.filter_javascript = rule_argument(self, "filter_javascript", filter_javascript, "switch")
+        self.filter_curly_bracket = rule_argument(self, "filter_curly_bracket", filter_curly_bracket, "switch")
+        self.filter_policy = rule_argument(self, "filter_policy", filter_policy, "switch")
+        self.remove_lines = rule_argument(self, "remove_lines", remove_lines, "switch")
         super().__init__(**kwargs)
 
     def stat_types(self) -> dict:
@@ -58,9 +63,9 @@ class C4Quality(HeuristicFilter):
             words = raw.split()
             if not words:
                 continue  # has no words, never kept
-            if self.max_word_length != -1 and max(map(len, words)) > self.max_word_length:
+            if self.max_word_length is not None and max(map(len, words)) > self.max_word_length:
                 continue
-            if len(words) < self.min_words_per_line:
+            if self.min_words_per_line is not None and len(words) < self.min_words_per_line:
                 continue
             lower = line.lower()
             if self.filter_lorem_ipsum and "lorem ipsum" in lower:
@@ -76,7 +81,7 @@ class C4Quality(HeuristicFilter):
 
     def evaluate(self, f: Features) -> tuple[dict, str | None]:
         kept, failed = self.kept_lines(f)
-        sentences = f.count_sentences(kept) if self.min_num_sentences != -1 else None
+        sentences = f.count_sentences(kept) if self.min_num_sentences is not None else None
         if failed is None and sentences is not None and sentences < self.min_num_sentences:
             failed = "too_few_sentences"
         self._kept = kept

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from curate.filters.heuristics.base import HeuristicFilter, above, below, ratio
+from curate.errors import CurateError
+from curate.filters.heuristics.base import HeuristicFilter, above, below, ratio, rule_argument
 from curate.filters.heuristics.features import Features
 
 TOP_N_GRAMS = ((2, 0.20), (3, 0.18), (4, 0.16))
@@ -17,18 +18,40 @@ STOP_WORDS = {"en": ("the", "be", "to", "of", "and", "that", "have", "with")}
 class GopherRepetition(HeuristicFilter):
     """Repetition: duplicate lines and paragraphs (by count and by characters), the most
     frequent 2-4-gram's share of characters and the characters in repeated 5-10-grams.
-    The n-gram rules count words, so they are skipped for languages written without spaces."""
+    The n-gram rules count words, so they are skipped for languages written without spaces.
+
+    Every threshold switches its rule off with None. top_n_grams / dup_n_grams are (n, threshold)
+    pairs, one rule each: a pair (n, None) writes the column but never drops, and
+    top_n_grams=None / dup_n_grams=None switch all of them off (no columns for them)."""
 
     name = "gopher_rep"
-    prefix = "gopher_rep"
 
     def __init__(self, dup_line_frac: float | None = 0.3, dup_para_frac: float | None = 0.3,
                  dup_line_char_frac: float | None = 0.2, dup_para_char_frac: float | None = 0.2,
                  top_n_grams=TOP_N_GRAMS, dup_n_grams=DUP_N_GRAMS, **kwargs):
-        self.dup_line_frac, self.dup_para_frac = dup_line_frac, dup_para_frac
-        self.dup_line_char_frac, self.dup_para_char_frac = dup_line_char_frac, dup_para_char_frac
-        self.top_n_grams, self.dup_n_grams = tuple(top_n_grams), tuple(dup_n_grams)
+        self.dup_line_frac = rule_argument(self, "dup_line_frac", dup_line_frac)
+        self.dup_para_frac = rule_argument(self, "dup_para_frac", dup_para_frac)
+        self.dup_line_char_frac = rule_argument(self, "dup_line_char_frac", dup_line_char_frac)
+        self.dup_para_char_frac = rule_argument(self, "dup_para_char_frac", dup_para_char_frac)
+        self.top_n_grams = self._n_grams("top_n_grams", top_n_grams)
+        self.dup_n_grams = self._n_grams("dup_n_grams", dup_n_grams)
         super().__init__(**kwargs)
+
+    def _n_grams(self, name: str, pairs) -> tuple:
+        """((n, threshold), ...) with n a whole number >= 1; None: no n-gram rules."""
+        if pairs is None:
+            return ()
+        if not isinstance(pairs, (tuple, list)):
+            raise CurateError(f"GopherRepetition: {name} must be a tuple of (n, threshold) pairs or None, "
+                              f"got {pairs!r}")
+        checked = []
+        for pair in pairs:
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[0], int)
+                    and not isinstance(pair[0], bool) and pair[0] >= 1):
+                raise CurateError(f"GopherRepetition: {name} must hold (n, threshold) pairs with n a whole "
+                                  f"number >= 1, got {pair!r}")
+            checked.append((pair[0], rule_argument(self, f"{name} threshold for n={pair[0]}", pair[1])))
+        return tuple(checked)
 
     def stat_types(self) -> dict:
         names = ["dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac"]
@@ -67,7 +90,6 @@ class GopherQuality(HeuristicFilter):
     in `stop_words` (English by default) and is skipped, with a null column, for the others."""
 
     name = "gopher_quality"
-    prefix = "gopher_quality"
 
     def __init__(self, min_doc_words: int | None = 50, max_doc_words: int | None = 100_000,
                  min_avg_word_length: float | None = 3, max_avg_word_length: float | None = 10,
@@ -75,13 +97,24 @@ class GopherQuality(HeuristicFilter):
                  max_ellipsis_lines_ratio: float | None = 0.3, max_non_alpha_words_ratio: float | None = 0.8,
                  min_stop_words: int | None = 2, stop_words: dict | None = None, **kwargs):
         """max_non_alpha_words_ratio keeps datatrove's name: the rule drops documents where fewer
-        than this fraction of words contain a letter. stop_words: language -> word list."""
-        self.min_doc_words, self.max_doc_words = min_doc_words, max_doc_words
-        self.min_avg_word_length, self.max_avg_word_length = min_avg_word_length, max_avg_word_length
-        self.max_symbol_word_ratio = max_symbol_word_ratio
-        self.max_bullet_lines_ratio, self.max_ellipsis_lines_ratio = max_bullet_lines_ratio, max_ellipsis_lines_ratio
-        self.max_non_alpha_words_ratio = max_non_alpha_words_ratio
-        self.min_stop_words = min_stop_words
+        than this fraction of words contain a letter. max_symbol_word_ratio is the threshold of
+        two rules ('#' per word, ellipses per word). Every threshold switches its rule off with
+        None; 0 is a threshold (min_stop_words=0 never fails). stop_words: language -> word list
+        (not a rule switch: None means Gopher's English list)."""
+        self.min_doc_words = rule_argument(self, "min_doc_words", min_doc_words)
+        self.max_doc_words = rule_argument(self, "max_doc_words", max_doc_words)
+        self.min_avg_word_length = rule_argument(self, "min_avg_word_length", min_avg_word_length)
+        self.max_avg_word_length = rule_argument(self, "max_avg_word_length", max_avg_word_length)
+        self.max_symbol_word_ratio = rule_argument(self, "max_symbol_word_ratio", max_symbol_word_ratio)
+        self.max_bullet_lines_ratio = rule_argument(self, "max_bullet_lines_ratio", max_bullet_lines_ratio)
+        self.max_ellipsis_lines_ratio = rule_argument(self, "max_ellipsis_lines_ratio", max_ellipsis_lines_ratio)
+        self.max_non_alpha_words_ratio = rule_argument(self, "max_non_alpha_words_ratio", max_non_alpha_words_ratio)
+        self.min_stop_words = rule_argument(self, "min_stop_words", min_stop_words)
+        if stop_words is not None and not (isinstance(stop_words, dict) and all(
+                isinstance(words, (list, tuple, set, frozenset)) and all(isinstance(w, str) for w in words)
+                for words in stop_words.values())):
+            raise CurateError(f"GopherQuality: stop_words must be a dict of language -> list of words or None, "
+                              f"got {stop_words!r}")
         self.stop_words = {lang: frozenset(words) for lang, words in (stop_words or STOP_WORDS).items()}
         super().__init__(**kwargs)
 

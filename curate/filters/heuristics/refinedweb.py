@@ -16,7 +16,7 @@ import re
 
 import pyarrow as pa
 
-from curate.filters.heuristics.base import HeuristicFilter
+from curate.filters.heuristics.base import HeuristicFilter, above, rule_argument
 from curate.filters.heuristics.features import Features
 
 COUNTER = re.compile(r"^\W*\d(?:[,.\d])*[kmb]?\s+(?:likes|shares|comments|retweets|reposts|quotes|bookmarks|"
@@ -27,14 +27,20 @@ PHRASES = (re.compile(r"\s?items in cart", re.I), re.compile(r"\s?read more\.\.\
 
 class RefinedWebQuality(HeuristicFilter):
     name = "refinedweb"
-    prefix = "refinedweb"
 
-    def __init__(self, max_uppercase_ratio: float | None = 0.5, drop_numeric_lines: bool = True,
-                 drop_counter_lines: bool = True, min_line_words: int | None = 2,
+    def __init__(self, max_uppercase_ratio: float | None = 0.5, drop_numeric_lines: bool | None = True,
+                 drop_counter_lines: bool | None = True, min_line_words: int | None = 2,
                  phrase_max_words: int | None = 10, max_removed_word_ratio: float | None = 0.05, **kwargs):
-        self.max_uppercase_ratio, self.drop_numeric_lines = max_uppercase_ratio, drop_numeric_lines
-        self.drop_counter_lines, self.min_line_words = drop_counter_lines, min_line_words
-        self.phrase_max_words, self.max_removed_word_ratio = phrase_max_words, max_removed_word_ratio
+        """None switches a rule off: each line rule (max_uppercase_ratio, drop_numeric_lines,
+        drop_counter_lines, min_line_words, phrase_max_words: its lines are no longer counted as
+        removed; a drop_* switch is also off for False) and max_removed_word_ratio, the document
+        rule. A number, 0 included, is a threshold."""
+        self.max_uppercase_ratio = rule_argument(self, "max_uppercase_ratio", max_uppercase_ratio)
+        self.drop_numeric_lines = rule_argument(self, "drop_numeric_lines", drop_numeric_lines, "switch")
+        self.drop_counter_lines = rule_argument(self, "drop_counter_lines", drop_counter_lines, "switch")
+        self.min_line_words = rule_argument(self, "min_line_words", min_line_words)
+        self.phrase_max_words = rule_argument(self, "phrase_max_words", phrase_max_words)
+        self.max_removed_word_ratio = rule_argument(self, "max_removed_word_ratio", max_removed_word_ratio)
         super().__init__(**kwargs)
 
     def stat_types(self) -> dict:
@@ -49,7 +55,7 @@ class RefinedWebQuality(HeuristicFilter):
             return "numeric_lines"
         if self.drop_counter_lines and COUNTER.match(line.lower()):
             return "counter_lines"
-        if self.min_line_words and words < self.min_line_words:
+        if self.min_line_words is not None and words < self.min_line_words:
             return "short_lines"
         return None
 
@@ -68,8 +74,7 @@ class RefinedWebQuality(HeuristicFilter):
                 stats[rule] += 1
                 removed += words
         ratio = stats["removed_word_ratio"] = removed / total if total else None
-        too_many = self.max_removed_word_ratio is not None and ratio is not None and ratio > self.max_removed_word_ratio
-        return stats, "removed_word_ratio" if too_many else None
+        return stats, "removed_word_ratio" if above(ratio, self.max_removed_word_ratio) else None
 
     def _phrase_words(self, line: str, words: int) -> int:
         if self.phrase_max_words is None or words > self.phrase_max_words:

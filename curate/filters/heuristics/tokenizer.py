@@ -4,7 +4,7 @@ datatrove's Gopher, C4 and FineWeb filters count words with `spacy.blank("en")`,
 costs ~90% of their time. spaCy splits the text on whitespace and then splits each chunk with
 prefix, suffix and infix rules and a table of special cases ("don't" -> "do", "n't"). The split
 of a chunk does not depend on its neighbours, so we replay the same rules (spacy_en.json,
-generated from spaCy by make_spacy_rules.py) once per distinct chunk and cache the result:
+generated from spaCy by tools/make_spacy_rules.py) once per distinct chunk and cache the result:
 real text reuses few chunks, so almost every chunk is a dictionary hit.
 
 Words are interned as integer ids in a process-wide vocabulary whose per-word attributes

@@ -1,7 +1,7 @@
 """Developer tool: regenerate spacy_en.json, the English tokeniser rules our word splitter
 replays (prefix/suffix/infix/URL patterns, special cases, sentencizer punctuation).
 
-    python -m curate.filters.heuristics.make_spacy_rules   # needs `pip install spacy`
+    python tools/make_spacy_rules.py   # needs `pip install spacy`
 
 The rules are spaCy's (MIT licence, (c) ExplosionAI GmbH); datatrove's Gopher, C4 and FineWeb
 filters tokenise with `spacy.blank("en")`, so replaying them gives the same words without
@@ -11,7 +11,7 @@ importing spaCy at run time.
 import json
 from pathlib import Path
 
-OUT = Path(__file__).with_name("spacy_en.json")
+OUT = Path(__file__).resolve().parent.parent / "curate" / "filters" / "heuristics" / "spacy_en.json"
 
 
 def main() -> None:

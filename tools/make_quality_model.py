@@ -10,7 +10,7 @@ with a small model (dim 16, 20k buckets: ~1.5 MB). Deterministic: one training t
 The demo model only knows "expository prose" from "web boilerplate"; for real data, train
 classifiers/wikipedia_vs_web.py on Wikipedia and web text and point the pipeline at that model.
 
-    python -m curate.samples.make_quality_model
+    python tools/make_quality_model.py
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import random
 import tempfile
 from pathlib import Path
 
-OUT = Path(__file__).with_name("quality_model.bin")
+OUT = Path(__file__).resolve().parent.parent / "curate" / "samples" / "quality_model.bin"
 
 ENCYCLOPEDIC = {
     "rivers": [
@@ -199,8 +199,8 @@ def build(out: Path = OUT) -> dict:
         positive, negative = write_training_data(Path(tmp))
         card = train(recipe(), [str(positive)], [str(negative)], str(out))
     # the card should not name a temporary folder
-    card["inputs"] = {"positive": ["curate.samples.make_quality_model: ENCYCLOPEDIC"],
-                      "negative": ["curate.samples.make_quality_model: WEB"]}
+    card["inputs"] = {"positive": ["tools/make_quality_model.py: ENCYCLOPEDIC"],
+                      "negative": ["tools/make_quality_model.py: WEB"]}
     card.pop("created", None)
     card.pop("train_seconds", None)
     card["data"].pop("seconds", None)

@@ -5,7 +5,7 @@ It mimics what a Common Crawl WARC holds: request/response/metadata records, HTM
 several languages, navigation-only pages, an exact duplicate, a 404, a redirect, a PDF and an
 image. Deterministic: the same file byte for byte on every run.
 
-    python -m curate.samples.make_sample
+    python tools/make_sample.py
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import html
 import io
 from pathlib import Path
 
-OUT = Path(__file__).with_name("sample.warc.gz")
+OUT = Path(__file__).resolve().parent.parent / "curate" / "samples" / "sample.warc.gz"
 DATE = "2026-03-14T12:00:{:02d}Z"
 
 ARTICLES = {

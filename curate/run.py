@@ -1,0 +1,193 @@
+"""`curate run`: one pipeline file, from top to bottom.
+
+    load the file -> its typed settings -> build(run) -> steps left out (for ablations) -> stages
+    -> prepare every block once, here in the driver -> each stage on its executor, in turn
+    -> the funnel and the blocks' reports -> a RunResult
+
+A pipeline file defines `build(run) -> list of steps` (run: the RunContext) and, if it has any,
+its settings as a dataclass named `Settings` (curate/settings.py). Nothing here prints: the CLI
+shows the progress snapshots, the funnel and the reports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Callable
+
+from curate.errors import CurateError
+from curate.executor import make_executor
+from curate.executor.task import failed_task
+from curate.progress import Snapshot, Ticker
+from curate.report.funnel import collect_stage, run_funnel, write_funnel
+from curate.settings import make_settings, settings_class
+from curate.step import Block, RunContext, Stage, contract
+
+
+@dataclass
+class RunResult:
+    output: str
+    funnel: dict  # also saved as OUTPUT/funnel.json
+    reports: list[str]  # run-level summaries of blocks that have one (e.g. rephrase stats)
+
+    @property
+    def complete(self) -> bool:
+        return self.funnel["tasks_reported"] == self.funnel["tasks"]
+
+
+@dataclass
+class StagePlan:
+    """Steps that run on one executor; `tasks` caps the run's task count (None: no cap)."""
+
+    steps: list
+    tasks: int | None = None
+
+
+def run(path: str, ctx: RunContext, settings: dict | None = None, leave_out: tuple[str, ...] = (),
+        progress: Callable[[Snapshot], None] | None = None) -> RunResult:
+    """Run the pipeline file `path` as `ctx` says, with `settings` (KEY -> value: strings as from
+    --set, or typed values). Tasks an earlier run of the same output completed are skipped.
+    `leave_out` names steps to run the pipeline without (ablations)."""
+    check_context(ctx)
+    module, stages = plan(path, ctx, settings, leave_out)
+    blocks = prepare(stages, ctx, path)
+    os.makedirs(ctx.output, exist_ok=True)
+    ticker = Ticker(progress, len(stages)) if progress is not None and ctx.executor == "local" else None
+    results = []
+    for number, stage in enumerate(stages, 1):
+        tasks = min(ctx.tasks, stage.tasks or ctx.tasks)
+        logs = ctx.logs if number == 1 else os.path.join(ctx.logs, f"stage_{number}")
+        executor = make_executor(ctx.executor, stage.steps, tasks, min(ctx.workers, tasks), logs, module)
+        label = stage_label(stage)
+        with ticker.stage(number, label, tasks, os.path.join(logs, "completions")) if ticker else contextlib.nullcontext():
+            execute(executor, logs)
+        results.append(collect_stage(logs, stage.steps, tasks))
+        if results[-1]["tasks_reported"] < tasks:
+            break  # later stages need every task of this one
+    for stage in stages[len(results):]:
+        results.append({"tasks": min(ctx.tasks, stage.tasks or ctx.tasks), "tasks_reported": 0, "rows": [],
+                        "file_errors": []})
+    funnel = run_funnel(results, ctx.tasks)
+    write_funnel(funnel, ctx.output)
+    reports = [text for block in blocks if (text := block.report(ctx))]
+    return RunResult(ctx.output, funnel, reports)
+
+
+def plan(path: str, ctx: RunContext, settings: dict | None = None,
+         leave_out: tuple[str, ...] = ()) -> tuple[ModuleType, list[StagePlan]]:
+    """The pipeline file loaded, its settings typed into ctx.settings, its steps built and split
+    into stages (nothing prepared or run yet)."""
+    module = load_pipeline_file(path)
+    ctx.settings = make_settings(settings_class(module), dict(settings or {}), path)
+    return module, split_stages(leave_out_steps(build_steps(module, ctx, path), leave_out, path))
+
+
+def check_context(ctx: RunContext) -> None:
+    if not ctx.output or not str(ctx.output).strip():
+        raise CurateError("--output: give a folder")
+    if "://" in ctx.output and not ctx.output.startswith("file://"):
+        raise CurateError(f"--output {ctx.output}: write to a local folder (remote output is not supported yet)")
+    if ctx.tasks < 1 or ctx.workers < 1:
+        raise CurateError("--tasks and --workers must be at least 1")
+    if ctx.limit is not None and ctx.limit < 1:
+        raise CurateError(f"--limit {ctx.limit}: give at least 1 (leave it out to read everything)")
+
+
+def load_pipeline_file(path: str) -> ModuleType:
+    file = Path(path)
+    if not file.is_file():
+        raise CurateError(f"{path}: no such pipeline file")
+    name = f"curate_pipeline_{file.stem}"
+    spec = importlib.util.spec_from_file_location(name, file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # forked local workers then find classes defined in the file
+    try:
+        spec.loader.exec_module(module)
+    except CurateError:
+        raise
+    except Exception as e:
+        raise CurateError(f"{path}: failed to load ({type(e).__name__}: {e})") from e
+    if not callable(vars(module).get("build")):
+        raise CurateError(f"{path}: a pipeline file must define build(run) returning a list of steps")
+    return module
+
+
+def build_steps(module: ModuleType, ctx: RunContext, path: str) -> list:
+    steps = module.build(ctx)
+    if not isinstance(steps, list) or not steps or any(isinstance(step, (list, tuple)) for step in steps):
+        raise CurateError(f"{path}: build(run) must return a non-empty list of pipeline steps "
+                          "(put a curate.step.Stage() where a new stage starts)")
+    return steps
+
+
+def step_names(step) -> set[str]:
+    """What a step answers to when a run leaves steps out: its class name and its name."""
+    return {type(step).__name__, contract(step).name}
+
+
+def leave_out_steps(steps: list, names, path: str) -> list:
+    """The steps less those named in `names` (class names or names, e.g. "C4Quality" or "c4"): the
+    same pipeline with those filters left out. A name that matches no step is an error, so a typo
+    cannot pass for an ablation."""
+    names = set(names or ())
+    if not names:
+        return steps
+    unknown = names - set().union(*(step_names(step) for step in steps))
+    if unknown:
+        known = ", ".join(sorted({type(step).__name__ for step in steps if not isinstance(step, Stage)}))
+        raise CurateError(f"{path}: no step named {', '.join(sorted(unknown))} to leave out (steps: {known})")
+    return [step for step in steps if not step_names(step) & names]
+
+
+def split_stages(steps: list) -> list[StagePlan]:
+    """The steps between Stage markers, in order: each stage runs on its own executor after every
+    task of the one before it (datatrove users: one executor per stage, chained with depends=)."""
+    stages = [StagePlan([])]
+    for step in steps:
+        if isinstance(step, Stage):
+            if stages[-1].steps:
+                stages.append(StagePlan([]))
+            stages[-1].tasks = step.tasks
+        else:
+            stages[-1].steps.append(step)
+    return [stage for stage in stages if stage.steps]
+
+
+def prepare(stages: list[StagePlan], ctx: RunContext, path: str) -> list[Block]:
+    """Every block's prepare(ctx), in pipeline order; ctx.columns grows block by block."""
+    blocks = [contract(step) for stage in stages for step in stage.steps]
+    twice = [name for name, n in Counter(block.name for block in blocks).items() if n > 1]
+    if twice:
+        raise CurateError(f"{path}: more than one step is named {', '.join(twice)}: give each its own "
+                          "name=... (names key the funnel, the removed documents and the columns)")
+    ctx.columns = {}
+    for block in blocks:
+        block.prepare(ctx)
+        for column, dtype in block.columns.items():
+            ctx.columns.setdefault(column, dtype)
+    return blocks
+
+
+def stage_label(stage: StagePlan) -> str:
+    blocks = [contract(step) for step in stage.steps]
+    shown = [block.name for block in blocks if not block.internal] or [block.name for block in blocks]
+    return shown[0] if len(shown) == 1 else f"{shown[0]} .. {shown[-1]}"
+
+
+def execute(executor, logs: str) -> None:
+    """Run a stage's executor; a task's failure becomes one line naming the task and its log."""
+    try:
+        executor.run()
+    except CurateError:
+        raise
+    except Exception as e:
+        rank = failed_task(e)
+        where = f"task {rank}" if rank is not None else "a task"
+        log = os.path.join(logs, "logs", f"task_{rank:05d}.log") if rank is not None else os.path.join(logs, "logs")
+        raise CurateError(f"{where} failed ({type(e).__name__}: {e}); traceback in {log}") from e
