@@ -324,7 +324,7 @@ from curate.dedup import MinHashConfig, dedup_steps
 from curate.io import ReadDocuments, WriteParquet
 
 def build(run):
-    return [ReadDocuments(run.inputs), *dedup_steps(os.path.join(run.output, "_dedup"), fuzzy=MinHashConfig()),
+    return [ReadDocuments(run.inputs), *dedup_steps(fuzzy=MinHashConfig()),
             WriteParquet(run.output)]
 """
 
@@ -348,7 +348,7 @@ def scale_run(texts: list[str], n: int, tasks: int, workers: int, work: Path) ->
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"scale run failed ({proc.returncode}); see {work / 'run.log'}")
-    with open(out / "funnel.json") as f:
+    with open(f"{out}.curate/funnel.json") as f:
         stages = {s["stage"]: s for s in json.load(f)["stages"]}
     info.update({"scale_wall_s": round(wall, 1), "scale_peak_rss_mb": round(peak, 1), "scale_tasks": tasks,
                  "scale_workers": workers, "scale_kept": stages["write"]["docs_out"],

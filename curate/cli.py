@@ -17,13 +17,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.list_settings:
         return _list_settings(args.pipeline)
     ctx = RunContext(output=args.output, inputs=args.input or [], limit=args.limit, removed=args.removed,
-                     tasks=args.tasks, workers=args.workers, executor=args.executor)
+                     tasks=args.tasks, workers=args.workers, executor=args.executor, keep_staging=args.keep_staging)
     display = ProgressLine(sys.stderr) if sys.stderr.isatty() else None
     result = run(args.pipeline, ctx, parse_pairs(args.set or []), progress=display)
     print(format_funnel(result.funnel), flush=True)
     for text in result.reports:
         print(text, flush=True)
-    print(f"output: {args.output} (funnel: {args.output}/funnel.json)")
+    print(f"output: {args.output} (run folder: {result.run_dir}, funnel: {result.run_dir}/funnel.json)")
     return 0 if result.complete else 1
 
 
@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--removed", metavar="DIR", help="also write removed documents, with stage and reason, here")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="a setting of the pipeline file (see --list-settings); repeatable")
+    run.add_argument("--keep-staging", action="store_true",
+                     help="keep the intermediate files (dedup's) in OUTPUT.curate/staging after the run, for debugging")
     run.add_argument("--list-settings", action="store_true", help="print the pipeline's settings and exit")
     run.add_argument("-v", "--verbose", action="store_true", help="also show INFO logs and datatrove's task stats")
     run.set_defaults(func=_run)

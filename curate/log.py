@@ -1,7 +1,7 @@
 """Logging, configured in one place.
 
 The console gets warnings and errors, one line each (`-v`: INFO too, datatrove's per-task stats
-among them, and tracebacks); each task's log file under OUTPUT/_logs/logs/ gets everything.
+among them, and tracebacks); each task's log file under OUTPUT.curate/stage_N/logs/ gets everything.
 Tracebacks never show local variables (they would print document text and LLM answers), and a
 CurateError, which is the user's to fix and names what went wrong, is logged as its message alone.
 """

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import shutil
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -25,15 +26,16 @@ from curate.errors import CurateError
 from curate.executor import make_executor
 from curate.executor.task import failed_task
 from curate.progress import Snapshot, Ticker
-from curate.report.funnel import collect_stage, run_funnel, write_funnel
+from curate.report.funnel import collect_errors, collect_stage, run_funnel, write_funnel
 from curate.settings import make_settings, settings_class
-from curate.step import Block, RunContext, Stage, contract
+from curate.step import STAGING, Block, RunContext, Stage, contract
 
 
 @dataclass
 class RunResult:
     output: str
-    funnel: dict  # also saved as OUTPUT/funnel.json
+    run_dir: str  # OUTPUT.curate: funnel.json, stage logs, error reports
+    funnel: dict  # also saved as RUN_DIR/funnel.json
     reports: list[str]  # run-level summaries of blocks that have one (e.g. rephrase stats)
 
     @property
@@ -58,11 +60,12 @@ def run(path: str, ctx: RunContext, settings: dict | None = None, leave_out: tup
     module, stages = plan(path, ctx, settings, leave_out)
     blocks = prepare(stages, ctx, path)
     os.makedirs(ctx.output, exist_ok=True)
+    os.makedirs(ctx.run_dir, exist_ok=True)
     ticker = Ticker(progress, len(stages)) if progress is not None and ctx.executor == "local" else None
     results = []
     for number, stage in enumerate(stages, 1):
         tasks = min(ctx.tasks, stage.tasks or ctx.tasks)
-        logs = ctx.logs if number == 1 else os.path.join(ctx.logs, f"stage_{number}")
+        logs = ctx.stage_dir(number)
         executor = make_executor(ctx.executor, stage.steps, tasks, min(ctx.workers, tasks), logs, module)
         label = stage_label(stage)
         with ticker.stage(number, label, tasks, os.path.join(logs, "completions")) if ticker else contextlib.nullcontext():
@@ -71,12 +74,13 @@ def run(path: str, ctx: RunContext, settings: dict | None = None, leave_out: tup
         if results[-1]["tasks_reported"] < tasks:
             break  # later stages need every task of this one
     for stage in stages[len(results):]:
-        results.append({"tasks": min(ctx.tasks, stage.tasks or ctx.tasks), "tasks_reported": 0, "rows": [],
-                        "file_errors": []})
-    funnel = run_funnel(results, ctx.tasks)
-    write_funnel(funnel, ctx.output)
-    reports = [text for block in blocks if (text := block.report(ctx))]
-    return RunResult(ctx.output, funnel, reports)
+        results.append({"tasks": min(ctx.tasks, stage.tasks or ctx.tasks), "tasks_reported": 0, "rows": []})
+    funnel = run_funnel(results, ctx.tasks, collect_errors(ctx.folder("errors")))
+    write_funnel(funnel, ctx.run_dir)
+    result = RunResult(ctx.output, ctx.run_dir, funnel, [text for block in blocks if (text := block.report(ctx))])
+    if result.complete and not ctx.keep_staging:
+        shutil.rmtree(os.path.join(ctx.run_dir, STAGING), ignore_errors=True)
+    return result
 
 
 def plan(path: str, ctx: RunContext, settings: dict | None = None,

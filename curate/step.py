@@ -42,7 +42,11 @@ NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 @dataclass
 class RunContext:
-    """What one run is: given to the pipeline file's build(run) and to every block's prepare/report."""
+    """What one run is: given to the pipeline file's build(run) and to every block's prepare/report.
+
+    The output folder holds the documents and nothing else, so every Parquet client reads it as a
+    dataset; everything else the run keeps (funnel, logs, stats, completion markers, error
+    reports, caches, staging) is in its run folder beside it, OUTPUT.curate/ (README, "Layout")."""
 
     output: str = "out"
     inputs: list[str] = field(default_factory=list)  # --input; empty: each reader's own default
@@ -51,6 +55,7 @@ class RunContext:
     tasks: int = 1
     workers: int = 1
     executor: str = "local"
+    keep_staging: bool = False  # --keep-staging: leave the staging files after a complete run
     settings: Any = None  # the pipeline file's Settings, typed (curate/settings.py)
     # the columns the run's blocks declare, in pipeline order: while blocks are prepared, those of
     # the blocks before the one being prepared; complete once all are (the removed-documents writer
@@ -58,13 +63,31 @@ class RunContext:
     columns: dict = field(default_factory=dict)
 
     @property
-    def logs(self) -> str:
-        """The run's logs, stats, completion markers and error reports."""
-        return os.path.join(self.output, "_logs")
+    def run_dir(self) -> str:
+        """OUTPUT.curate: the run's own files, beside the output."""
+        return run_dir_of(self.output)
+
+    def stage_dir(self, number: int) -> str:
+        """Stage `number`'s datatrove logging folder: task logs, stats, completion markers."""
+        return os.path.join(self.run_dir, f"stage_{number}")
 
     def folder(self, name: str) -> str:
-        """A block's own working folder in the output (e.g. "_dedup"); "_" keeps it out of the data."""
-        return os.path.join(self.output, name)
+        """A block's own folder in the run folder, kept between runs (e.g. the rephrase cache)."""
+        return os.path.join(self.run_dir, name)
+
+    def staging(self, name: str) -> str:
+        """A block's intermediate files (e.g. dedup's), removed when the run completes."""
+        return os.path.join(self.run_dir, STAGING, name)
+
+
+STAGING = "staging"
+
+
+def run_dir_of(output: str) -> str:
+    """The run folder of an output folder: OUTPUT.curate beside it."""
+    if "://" in output:
+        return output.rstrip("/") + ".curate"
+    return os.path.abspath(output) + ".curate"
 
 
 class Block:
@@ -95,10 +118,21 @@ class Block:
 
 
 class _Foreign(Block):
-    """A datatrove step (or function) that is not a curate block: no hooks, its own name."""
+    """A datatrove step (or function) that is not a curate block: its own name, and no hooks but
+    one: the columns of a datatrove reader are learnt from the metadata of its first documents, so
+    that curate's writer keeps them (datatrove declares none)."""
 
     def __init__(self, step):
+        self.step = step
         self.name = getattr(step, "name", None) or getattr(step, "__name__", type(step).__name__)
+
+    def prepare(self, ctx: RunContext) -> None:
+        from datatrove.pipeline.readers.base import BaseReader
+
+        if isinstance(self.step, BaseReader):
+            from curate.io.columns import sample_columns
+
+            self.columns = sample_columns(self.step)
 
 
 def contract(step) -> Block:
@@ -213,6 +247,7 @@ class ErrorReport:
 
     def __init__(self, step: PipelineStep, report_dir: str | None, rank: int):
         self.step, self.report_dir, self.rank = step, report_dir, rank
+        self.name = f"{getattr(step, 'name', 'step')}-{rank:05d}.jsonl"
         self.errors: list[dict] = []
 
     def add(self, path: str, reason: str) -> None:
@@ -224,7 +259,7 @@ class ErrorReport:
         if not self.report_dir:
             return
         os.makedirs(self.report_dir, exist_ok=True)
-        path = os.path.join(self.report_dir, f"{self.rank:05d}.jsonl")
+        path = os.path.join(self.report_dir, self.name)
         with open(path + ".tmp", "w") as f:
             for error in self.errors:
                 f.write(json.dumps(error) + "\n")

@@ -136,7 +136,7 @@ def test_summary_verdicts_and_data(ablation_run):
 def test_pipeline_variant_outputs_are_kept(ablation_run):
     _, out, _ = ablation_run
     for name in ("web c4", "web no c4"):
-        funnel = json.loads((out / "variants" / name / "funnel.json").read_text())
+        funnel = json.loads((out / "variants" / f"{name}.curate" / "funnel.json").read_text())
         stages = [row["stage"] for row in funnel["stages"]]
         assert ("c4" in stages) == (name == "web c4")
 
@@ -285,7 +285,7 @@ from curate.io import ReadDocuments, WriteParquet
 
 
 def build(run):
-    return [ReadDocuments(run.inputs), *dedup_steps(os.path.join(run.output, "_dedup"), exact=True, fuzzy=None),
+    return [ReadDocuments(run.inputs), *dedup_steps(exact=True, fuzzy=None),
             WriteParquet(run.output)]
 '''
 

@@ -140,7 +140,7 @@ def run_cli(inputs: list[Path], out: Path, removed: Path | None = None) -> tuple
     for path in inputs:
         argv += ["--input", str(path)]
     code = main(argv)
-    return code, json.loads((out / "funnel.json").read_text())
+    return code, json.loads((Path(f"{out}.curate") / "funnel.json").read_text())
 
 
 def test_bad_inputs_through_the_pipeline(shared_data, lid_model, tmp_path, monkeypatch):

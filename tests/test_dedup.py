@@ -182,7 +182,7 @@ class Score(CurateStep):
 
 def build(run):
     return [ReadDocuments(run.inputs), Score(),
-            *dedup_steps(os.path.join(run.output, "_dedup"), keep_highest=KEEP),
+            *dedup_steps(keep_highest=KEEP),
             WriteParquet(run.output)]
 '''
 
@@ -204,7 +204,7 @@ def run(tmp_path, name, inputs, tasks, keep=None):
     assert code == 0
     kept = pa.concat_tables([pq.read_table(f) for f in sorted(glob.glob(str(out / "*.parquet")))]).to_pylist()
     gone = [pq.read_table(f).to_pylist() for f in sorted(glob.glob(str(removed / "*" / "*.parquet")))]
-    with open(out / "funnel.json") as f:
+    with open(f"{out}.curate/funnel.json") as f:
         funnel = json.load(f)
     return {r["id"]: r for r in kept}, {r["id"]: r for rows in gone for r in rows}, funnel
 

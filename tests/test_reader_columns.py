@@ -61,8 +61,12 @@ def test_named_columns_only(two_files):
     assert "language" not in docs[0].metadata
 
 
-def test_default_keeps_core_columns_only(two_files):
+def test_default_keeps_every_column_and_false_the_core_ones_only(two_files):
     reader = ReadDocuments([str(two_files)])
+    assert reader.resolve_columns() == {"quality_score": pa.float64(), "language": pa.string(),
+                                        "warc_record_id": pa.string(), "dup_cluster_size": pa.int64()}
+    assert next(iter(reader.run())).metadata["quality_score"] == 0.25
+    reader = ReadDocuments([str(two_files)], keep_columns=False)
     assert reader.resolve_columns() == {}
     assert "quality_score" not in next(iter(reader.run())).metadata
 
@@ -71,7 +75,7 @@ def test_conflicting_types_and_missing_names_are_clear_errors(two_files):
     write(two_files / "c.parquet", id=["c0"], text=["fourth"], quality_score=["high"])
     with pytest.raises(InputError, match=r"c\.parquet: column 'quality_score' is string here but double"):
         ReadDocuments([str(two_files)], keep_columns=True).resolve_columns()
-    with pytest.raises(InputError, match="no Parquet input has column.s. nope"):
+    with pytest.raises(InputError, match="no Parquet or JSONL input has column.s. nope"):
         ReadDocuments([str(two_files / "a.parquet")], keep_columns=["nope"]).resolve_columns()
 
 

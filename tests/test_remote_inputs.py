@@ -246,12 +246,12 @@ def test_cli_run_reads_s3(s3_env, shared_data, lid_model, monkeypatch, tmp_path)
     for r in want:
         r["source_file"] = uri
     assert [json.dumps(r, sort_keys=True) for r in got] == [json.dumps(r, sort_keys=True) for r in want]  # NaN == NaN
-    funnel = json.loads((remote / "funnel.json").read_text())
+    funnel = json.loads((Path(f"{remote}.curate") / "funnel.json").read_text())
     assert funnel["file_errors"] == [] and funnel["tasks_reported"] == 1
     read_stage = funnel["stages"][0]
     assert read_stage["stage"] == "read" and read_stage["docs_out"] == 40
     assert funnel["stages"][-1]["docs_out"] == len(got)
-    local_funnel = json.loads((local / "funnel.json").read_text())
+    local_funnel = json.loads((Path(f"{local}.curate") / "funnel.json").read_text())
     counts = ("stage", "docs_in", "docs_out", "bytes_out", "dropped", "skipped")
     assert [{k: s[k] for k in counts} for s in funnel["stages"]] == [{k: s[k] for k in counts} for s in local_funnel["stages"]]
 
@@ -274,7 +274,7 @@ def test_cli_limit_1_streams_from_s3(s3, shared_data, lid_model, tmp_path):
     finally:
         proxy.close()
     assert proc.returncode == 0, proc.stderr[-3000:]
-    funnel = json.loads((out / "funnel.json").read_text())
+    funnel = json.loads((Path(f"{out}.curate") / "funnel.json").read_text())
     assert funnel["stages"][0]["docs_out"] == 1 and funnel["file_errors"] == []
     assert 0 < proxy.bytes_down < size // 4, (proxy.bytes_down, size)
 

@@ -71,7 +71,7 @@ def test_end_to_end_writes_both_columns_and_keeps_the_key_secret(tmp_path):
     assert set(table.column("rephrase_style").to_pylist()) == {"hard"}
     assert table.column("quality_score").to_pylist() == [i / 100 for i in range(len(docs))]
     assert table.column("language").to_pylist() == ["en"] * len(docs)
-    stats = json.loads((output / "rephrase_stats.json").read_text())
+    stats = json.loads((Path(f"{output}.curate") / "rephrase_stats.json").read_text())
     assert (stats["documents"], stats["requests"], stats["retries"], stats["errors"]) == (11, 12, 1, {"rate_limit": 1})
     assert stats["statuses"] == {"ok": 10, "refusal": 1}
     assert stats["cost_usd"] == pytest.approx(stats["prompt_tokens"] * 1e-6 + stats["completion_tokens"] * 3e-6)
@@ -137,7 +137,7 @@ def test_server_killed_mid_run_then_rerun_completes(tmp_path, tasks):
     assert all(count == 1 for count in second.seen.values())
     assert cached <= answered_before and len(answered_before - cached) <= 2 * tasks
     assert len(cached) >= len(answered_before) - 2 * tasks > 0
-    funnel = json.loads((output / "funnel.json").read_text())
+    funnel = json.loads((Path(f"{output}.curate") / "funnel.json").read_text())
     assert funnel["tasks_reported"] == tasks
 
 

@@ -75,7 +75,7 @@ def read_output(output: Path) -> pa.Table:
 
 
 def run_stats(output: Path) -> dict:
-    return json.loads((output / "rephrase_stats.json").read_text())
+    return json.loads((Path(f"{output}.curate") / "rephrase_stats.json").read_text())
 
 
 def cached_rows(cache: Path) -> int:

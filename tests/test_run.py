@@ -80,7 +80,7 @@ def rows_by_id(table: pa.Table) -> dict:
 
 
 def load_funnel(folder) -> dict:
-    with open(os.path.join(str(folder), "funnel.json")) as f:
+    with open(f"{folder}.curate/funnel.json") as f:
         return json.load(f)
 
 
@@ -162,6 +162,7 @@ def test_rerun_skips_completed_tasks(sample_run, recipe, tmp_path, capsys):
     assert rc == 0
     out = tmp_path / "out"
     shutil.copytree(first, out)  # copy2: mtimes kept
+    shutil.copytree(f"{first}.curate", f"{out}.curate")
     before, funnel_before = _snapshot(out), load_funnel(out)
     capsys.readouterr()
     assert curate("--output", str(out)) == 0
@@ -170,7 +171,7 @@ def test_rerun_skips_completed_tasks(sample_run, recipe, tmp_path, capsys):
     funnel = load_funnel(out)
     assert funnel == funnel_before  # still the whole run's funnel
     check_funnel_chain(funnel, tasks=1, stage_names=recipe["stages"])
-    assert "write" in printed and f"{out}/funnel.json" in printed
+    assert "write" in printed and f"{out}.curate/funnel.json" in printed
 
 
 def test_removed_documents_are_written_with_stage_and_reason(recipe, tmp_path):
@@ -357,7 +358,7 @@ def test_a_user_error_inside_a_task_is_one_line_without_traceback(tmp_path):
     assert "Traceback" not in result.stderr, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1] == (
         "curate: error: refuse: the server at http://127.0.0.1:9 is gone; rerun to resume")
-    task_log = (tmp_path / "out" / "_logs" / "logs" / "task_00000.log").read_text()
+    task_log = (tmp_path / "out.curate" / "stage_1" / "logs" / "task_00000.log").read_text()
     assert "refuse: the server at http://127.0.0.1:9 is gone" in task_log  # the log keeps the cause
-    assert not (tmp_path / "out" / "_logs" / "completions").exists() or not os.listdir(
-        tmp_path / "out" / "_logs" / "completions")  # the task is not marked done
+    assert not (tmp_path / "out.curate" / "stage_1" / "completions").exists() or not os.listdir(
+        tmp_path / "out.curate" / "stage_1" / "completions")  # the task is not marked done

@@ -201,7 +201,7 @@ def test_a_failing_task_is_one_line_naming_the_task_and_its_log(tmp_path):
         "    return [Boom()]\n")
     result = cli("run", str(pipeline), "--output", str(tmp_path / "out"))
     assert result.returncode == 2
-    log = tmp_path / "out" / "_logs" / "logs" / "task_00000.log"
+    log = tmp_path / "out.curate" / "stage_1" / "logs" / "task_00000.log"
     assert result.stderr.strip().splitlines() == [
         f"curate: error: task 0 failed (ZeroDivisionError: a bug in the block); traceback in {log}"]
     assert "Traceback" in log.read_text() and "a bug in the block" in log.read_text()
@@ -222,7 +222,7 @@ def test_the_embedded_sample_run_prints_the_funnel_and_little_else(tmp_path):
     assert not any(word in result.stdout + result.stderr for word in ("Stats:", "INFO", "Launching", "SUCCESS"))
     verbose = cli("run", DATACOMP, "--output", str(tmp_path / "out-v"), "-v")
     assert verbose.returncode == 0 and "Stats:" in verbose.stderr  # -v brings datatrove's task stats back
-    task_log = (tmp_path / "out" / "_logs" / "logs" / "task_00000.log").read_text()
+    task_log = (tmp_path / "out.curate" / "stage_1" / "logs" / "task_00000.log").read_text()
     assert "Stats:" in task_log  # the task's log has everything
 
 

@@ -1,5 +1,5 @@
 """Dedup as pipeline stages that work across tasks and machines (all share WORK = a folder,
-OUTPUT/_dedup under `curate run`):
+OUTPUT.curate/staging/dedup under `curate run`, removed when the run completes):
 
 stage 1, every task  DedupSignatures: exact hash + MinHash band keys of each document ->
                      WORK/bands/<band>/<rank>.{keys,rows}.npy (sorted), document ids and keep
@@ -45,20 +45,28 @@ from curate.io.parquet import WriteParquet
 from curate.step import BYTES_IN, BYTES_OUT, DOCS_IN, DOCS_OUT, Block, CurateStep, Funnel, RunContext, Stage, utf8_len
 
 CLUSTER_COLUMNS = {"dup_cluster_id": pa.string(), "dup_cluster_size": pa.int64()}
-ROW = "_dedup_row"  # metadata key: the document's row in its task's staged Parquet
+
+
+class StagedDocument(Document):
+    """A document read back from the staging, knowing its row there (for the dedup filters). The
+    row is not metadata, so no writer, curate's or datatrove's, sees it."""
+
+    __slots__ = ("dedup_row",)
+
 KEYS_SCHEMA = pa.schema([("id", pa.string()), ("url", pa.string()), ("score", pa.float64()),
                          ("source", pa.string())])
 
 
 class WorkFolder(Block):
-    """A dedup step's shared folder: given, else OUTPUT/_dedup of the run."""
+    """A dedup step's shared folder: given, else the run's staging folder for dedup (removed when
+    the run completes)."""
 
     work_dir: str | None = None
 
     def prepare(self, ctx: RunContext) -> None:
         super().prepare(ctx)
         if self.work_dir is None:
-            self.work_dir = ctx.folder("_dedup")
+            self.work_dir = ctx.staging("dedup")
 
     def path(self, *parts: str) -> str:
         if self.work_dir is None:
@@ -156,11 +164,12 @@ class DedupClusters(WorkFolder, PipelineStep):
         self.work_dir, self.exact, self.fuzzy, self.max_records = work_dir, exact, fuzzy, max_records
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        refuse_upstream(self, data)
         funnel = Funnel()
         start = time.process_time()
         try:
-            yield from data or ()
             self.cluster(funnel)
+            yield from ()
         finally:
             funnel.cpu_s += time.process_time() - start
             funnel.flush(self)
@@ -234,7 +243,7 @@ class ReadStaged(WorkFolder, PipelineStep):
         self.work_dir, self.batch_size = work_dir, batch_size
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        yield from data or ()
+        refuse_upstream(self, data)
         # the writer names files <counter>_<rank>.parquet, and writes none for a task without documents
         paths = files_in(self.path(), f"docs/*_{rank:05d}.parquet")
         funnel = Funnel()
@@ -245,7 +254,8 @@ class ReadStaged(WorkFolder, PipelineStep):
             for batch in batches:
                 for record in batch.to_pylist():
                     text, doc_id = record.pop("text"), record.pop("id")
-                    record[ROW] = row
+                    doc = StagedDocument(text=text, id=doc_id, metadata=record)
+                    doc.dedup_row = row
                     row += 1
                     funnel.counts[DOCS_IN] += 1
                     funnel.counts[DOCS_OUT] += 1
@@ -253,10 +263,18 @@ class ReadStaged(WorkFolder, PipelineStep):
                     funnel.counts[BYTES_IN] += size
                     funnel.counts[BYTES_OUT] += size
                     funnel.cpu_s += time.process_time() - start
-                    yield Document(text=text, id=doc_id, metadata=record)
+                    yield doc
                     start = time.process_time()
         finally:
             funnel.flush(self)
+
+
+def refuse_upstream(step: PipelineStep, data) -> None:
+    """Stages 2 and 3 start a stage: documents from a step before them mean the pipeline was run
+    as one list by an executor that does not know curate's stages."""
+    for _ in data or ():
+        raise CurateError(f"{step.name} starts a new stage but got documents from the step before it: run the "
+                          "pipeline with `curate run`, or one executor per stage of curate.run.split_stages()")
 
 
 class DedupFilter(WorkFolder, CurateStep):
@@ -274,14 +292,17 @@ class DedupFilter(WorkFolder, CurateStep):
 
     def setup(self, rank: int, world_size: int) -> None:
         path = self.path("clusters", f"{rank:05d}.parquet")
-        self._clusters = {}
-        if os.path.exists(path):
-            table = pq.read_table(path).to_pydict()
-            self._clusters = {row: (size, kept_id, removed) for row, size, kept_id, removed
-                              in zip(table["row"], table["size"], table["kept_id"], table["removed"])}
+        if not os.path.exists(path):  # the clustering stage writes one file per task, empty or not
+            raise CurateError(f"{self.name}: no clusters for task {rank} in {self.work_dir}: the clustering stage "
+                              "(DedupClusters, one task) must run, with as many tasks before it, first")
+        table = pq.read_table(path).to_pydict()
+        self._clusters = {row: (size, kept_id, removed) for row, size, kept_id, removed
+                          in zip(table["row"], table["size"], table["kept_id"], table["removed"])}
 
     def process(self, doc: Document) -> str | None:
-        found = self._clusters.get(doc.metadata.get(ROW))
+        if not isinstance(doc, StagedDocument):
+            raise CurateError(f"{self.name}: expects the documents ReadStaged yields (stage 3 of dedup_steps())")
+        found = self._clusters.get(doc.dedup_row)
         if found is None:
             doc.metadata["dup_cluster_id"], doc.metadata["dup_cluster_size"] = None, 1
             return None
@@ -318,8 +339,8 @@ class StageDocuments(WorkFolder, WriteParquet):
 def dedup_steps(work_dir: str | None = None, exact: bool = True, fuzzy: MinHashConfig | None = MinHashConfig(),
                 keep_highest: str | None = None) -> list:
     """Exact-then-fuzzy dedup as steps to put in a pipeline's list, between the filters and the
-    writer: three stages, split by Stage markers. `work_dir`: the shared folder (default
-    OUTPUT/_dedup of the run)."""
+    writer: three stages, split by Stage markers. `work_dir`: the shared folder (default the run's
+    staging folder, OUTPUT.curate/staging/dedup)."""
     filters = ([ExactDedupFilter(work_dir)] if exact else []) + ([FuzzyDedupFilter(work_dir)] if fuzzy else [])
     return [DedupSignatures(work_dir, exact, fuzzy, keep_highest), StageDocuments(work_dir),
             Stage(tasks=1), DedupClusters(work_dir, exact, fuzzy),

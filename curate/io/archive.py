@@ -82,18 +82,23 @@ def _is_warc_version(line: bytes) -> bool:
 
 
 def _arc_header(line: bytes) -> dict[str, str] | None:
-    """Parse an ARC record header line: URL IP DATE MIME LENGTH (v1) or its longer v2 form."""
+    """Parse an ARC record header line: URL IP DATE MIME LENGTH (v1) or its longer v2 form
+    (URL IP DATE MIME CODE CHECKSUM LOCATION OFFSET FILENAME LENGTH). URLs may hold spaces, so the
+    fields are found from the date: 14 digits after the IP, with 2 (v1) or 7 (v2) fields after it."""
     parts = line.strip().split(b" ")
     if len(parts) < 5 or not parts[-1].isdigit() or b":" not in parts[0]:
         return None
-    if not _ARC_DATE.match(parts[2]):
+    for at in range(2, len(parts) - 2):
+        if _ARC_DATE.match(parts[at]) and len(parts) - at - 1 in (2, 7):
+            break
+    else:
         return None
-    d = parts[2].decode()
+    d = parts[at].decode()
     return {
-        "warc-target-uri": parts[0].decode("utf-8", "replace"),
+        "warc-target-uri": b" ".join(parts[:at - 1]).decode("utf-8", "replace"),
         "warc-date": f"{d[0:4]}-{d[4:6]}-{d[6:8]}T{d[8:10]}:{d[10:12]}:{d[12:14]}Z",
-        "arc-ip": parts[1].decode("latin-1"),
-        "arc-content-type": parts[3].decode("latin-1"),
+        "arc-ip": parts[at - 1].decode("latin-1"),
+        "arc-content-type": parts[at + 1].decode("latin-1"),
         "content-length": parts[-1].decode(),
     }
 

@@ -15,7 +15,8 @@ from fsspec.core import url_to_fs
 from curate.errors import InputError
 from curate.io.gzipstream import ResilientGzipReader
 
-ARCHIVE_EXTS = (".warc", ".warc.gz", ".warc.zst", ".arc", ".arc.gz", ".wet", ".wet.gz", ".wat", ".wat.gz")
+ARCHIVE_EXTS = (".warc", ".warc.gz", ".warc.zst", ".warc.lz4", ".arc", ".arc.gz", ".arc.lz4", ".wet", ".wet.gz",
+                ".wat", ".wat.gz")
 JSONL_EXTS = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".json.zst", ".ndjson", ".ndjson.gz")
 PARQUET_EXTS = (".parquet",)
 _REMOTE_STREAM = ("http", "https")
@@ -40,7 +41,7 @@ def expand_inputs(uris: list[str], storage_options: dict | None = None) -> list[
 
 def _internal(found: str, folder: str) -> bool:
     """Below a folder, names starting with "_" or "." are bookkeeping, not data (as in Spark and
-    Hadoop): an output folder's _dedup/ staging files, _logs/, _rephrase/ cache, .ipynb_checkpoints."""
+    Hadoop): _SUCCESS markers, _metadata, .ipynb_checkpoints, hidden temporary files."""
     relative = found[len(folder.rstrip("/")):].strip("/")
     return any(part.startswith(("_", ".")) for part in relative.split("/"))
 
@@ -125,7 +126,7 @@ class CountingReader(io.RawIOBase):
 
 
 def decompressed(raw: BinaryIO, name: str) -> tuple[BinaryIO, ResilientGzipReader | None]:
-    """Wrap a raw stream in the decompressor its magic bytes ask for (gzip, zstd or none).
+    """Wrap a raw stream in the decompressor its magic bytes ask for (gzip, zstd, LZ4 or none).
     Returns the buffered stream and, for gzip, the reader that knows about corrupt members."""
     buffered = io.BufferedReader(raw, 1 << 20)
     magic = buffered.peek(4)[:4]
@@ -136,4 +137,23 @@ def decompressed(raw: BinaryIO, name: str) -> tuple[BinaryIO, ResilientGzipReade
         import zstandard
 
         return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(buffered), 1 << 20), None
+    if magic == b"\x04\x22\x4d\x18":  # LZ4 frames, as FastWARC writes .warc.lz4
+        from fastwarc.stream_io import Lz4Reader  # FastWARC comes with resiliparse
+
+        return io.BufferedReader(_ReadOnly(Lz4Reader(buffered, fsspec_args=False)), 1 << 20), None
     return buffered, None
+
+
+class _ReadOnly(io.RawIOBase):
+    """A stream with read(n) only, as the raw stream of an io.BufferedReader."""
+
+    def __init__(self, source):
+        self.source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.source.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)

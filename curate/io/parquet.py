@@ -8,6 +8,11 @@ of a run has the same columns and DuckDB can read `out/*.parquet` as one table. 
 never prepared (a plain datatrove executor) takes the core columns, its extra_columns and the
 metadata of the first batch it writes, typed from the values, and keeps that schema.
 
+Documents from datatrove's readers fill `warc_date` from their `date` and `source_file` from their
+`file_path`. Metadata a prepared writer has no column for is not written; the first time a key is
+seen, a warning names it. A value that does not fit its column's type is written as null and
+counted (`bad_values`).
+
 A shard is written under a hidden temporary name (".NAME.tmp", which no Parquet reader takes for
 data) and renamed into place when its task's documents are all written, so a failed or killed task
 never leaves a partial shard where readers look.
@@ -24,6 +29,7 @@ import pyarrow.parquet as pq
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from fsspec.core import url_to_fs
+from loguru import logger
 
 from curate.step import BYTES_IN, BYTES_OUT, DOCS_IN, DOCS_OUT, Block, Funnel, RunContext, utf8_len
 
@@ -39,6 +45,8 @@ CORE_COLUMNS: dict[str, pa.DataType] = {
 }
 REMOVED_COLUMNS = {"removed_by": pa.string(), "removed_reason": pa.string()}
 INTERNAL_KEYS = ("content_kind",)  # metadata for blocks, not data (and any key starting with "_")
+# datatrove's readers name two core columns otherwise: taken when the core name has no value
+DATATROVE_NAMES = {"warc_date": "date", "source_file": "file_path"}
 
 
 def output_schema(extra_columns: dict[str, pa.DataType] | None = None) -> pa.Schema:
@@ -68,20 +76,28 @@ class _Shard:
         self.handle = self.fs.open(self.temp, "wb")
         self.writer = pq.ParquetWriter(self.handle, self.schema, compression=self.compression)
 
-    def flush(self, max_bytes: int | None) -> None:
+    def flush(self, max_bytes: int | None) -> int:
+        """Write the buffered rows; returns how many values did not fit their column (now null)."""
+        bad = 0
         if self.rows:
-            self.writer.write_batch(pa.RecordBatch.from_pylist(self.rows, schema=self.schema))
+            try:
+                batch = pa.RecordBatch.from_pylist(self.rows, schema=self.schema)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                batch, bad = _fitted_batch(self.rows, self.schema)
+            self.writer.write_batch(batch)
             self.rows = []
         if max_bytes is not None and self.handle.tell() >= max_bytes:
             self.commit()
             self.seq += 1
             self._open()
+        return bad
 
-    def commit(self) -> None:
-        self.flush(None)
+    def commit(self) -> int:
+        bad = self.flush(None)
         self.writer.close()
         self.handle.close()
         self.fs.mv(self.temp, self.final)
+        return bad
 
     def abort(self) -> None:
         try:
@@ -90,6 +106,28 @@ class _Shard:
         finally:
             if self.fs.exists(self.temp):
                 self.fs.rm(self.temp)
+
+
+def _fitted_batch(rows: list[dict], schema: pa.Schema) -> tuple[pa.RecordBatch, int]:
+    """The rows as a batch, column by column; values that do not fit their type become null."""
+    arrays, bad = [], 0
+    for field in schema:
+        values = [row.get(field.name) for row in rows]
+        try:
+            arrays.append(pa.array(values, type=field.type))
+            continue
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+        fitted = []
+        for value in values:
+            try:
+                pa.array([value], type=field.type)
+                fitted.append(value)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                fitted.append(None)
+                bad += 1
+        arrays.append(pa.array(fitted, type=field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema), bad
 
 
 class WriteParquet(Block, PipelineStep):
@@ -125,6 +163,8 @@ class WriteParquet(Block, PipelineStep):
         self.storage_options = storage_options or {}
         # fixed by prepare(), else from the first batch
         self.schema: pa.Schema | None = None if infer_columns else output_schema(self.extra_columns)
+        # metadata keys seen: written, or warned about once
+        self._known: set[str] = set(self.schema.names) if self.schema is not None else set()
         self._shards: dict[str, _Shard] = {}
         self._pending: list[tuple[str, dict]] = []  # rows before an inferred schema is fixed
         self._funnel = Funnel()
@@ -133,6 +173,7 @@ class WriteParquet(Block, PipelineStep):
         """The schema: the core columns, every column the blocks before this one declare, extra_columns."""
         super().prepare(ctx)
         self.schema = output_schema({**ctx.columns, **self.extra_columns})
+        self._known = set(self.schema.names)
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -163,8 +204,21 @@ class WriteParquet(Block, PipelineStep):
             row = {key: value for key, value in meta.items() if not is_internal(key)}
         else:
             row = {name: meta.get(name) for name in self.schema.names}
+            if not meta.keys() <= self._known:
+                self._unwritten(meta.keys() - self._known)
+        for core, theirs in DATATROVE_NAMES.items():
+            if row.get(core) is None and meta.get(theirs) is not None:
+                row[core] = str(meta[theirs])
         row["id"], row["text"] = document.id, document.text
         return row
+
+    def _unwritten(self, keys) -> None:
+        self._known |= keys
+        new = {key for key in keys if not is_internal(key) and key not in DATATROVE_NAMES.values()}
+        if new:
+            logger.warning(f"{self.name}: metadata {', '.join(sorted(new))} is not written: no block declares "
+                           f"{'these columns' if len(new) > 1 else 'this column'} (add "
+                           f"WriteParquet(extra_columns={{...}}) to write {'them' if len(new) > 1 else 'it'})")
 
     def write(self, document: Document, rank: int = 0, **kwargs) -> None:
         start = time.process_time()
@@ -191,7 +245,7 @@ class WriteParquet(Block, PipelineStep):
             shard = self._shards[name] = _Shard(fs, folder, name, self.schema, self.compression)
         shard.rows.append(row)
         if len(shard.rows) >= self.batch_size:
-            shard.flush(self.max_file_bytes)
+            self._funnel.counts["bad_values"] += shard.flush(self.max_file_bytes)
 
     def _fix_schema(self) -> None:
         """The schema of a writer nobody prepared: core columns, extra_columns, then the first
@@ -202,6 +256,7 @@ class WriteParquet(Block, PipelineStep):
                                   if key not in CORE_COLUMNS and key not in self.extra_columns))
         inferred = pa.Table.from_pylist([{k: row.get(k) for k in keys} for row in rows]).schema if keys else pa.schema([])
         self.schema = output_schema({**self.extra_columns, **{f.name: f.type for f in inferred}})
+        self._known = set(self.schema.names)
         pending, self._pending = self._pending, []
         for name, row in pending:
             self._add(name, {column: row.get(column) for column in self.schema.names})
@@ -211,8 +266,9 @@ class WriteParquet(Block, PipelineStep):
         if self._pending:
             self._fix_schema()
         for shard in self._shards.values():
-            shard.commit()
+            self._funnel.counts["bad_values"] += shard.commit()
         self._shards = {}
+        self._funnel.counts = +self._funnel.counts  # drop zero counters
         self._funnel.cpu_s += time.process_time() - start
         if self._funnel.counts:
             self._funnel.flush(self)

@@ -16,11 +16,13 @@ import zlib
 from datatrove.data import Document
 from datatrove.pipeline.readers.base import BaseReader
 
+from curate.errors import CurateError
 from curate.io import payload
 from curate.io.archive import ArchiveParser, ArchiveRecord
+from curate.io.columns import coerce, input_columns
 from curate.io.inputs import CountingReader, decompressed, expand_inputs, file_format, open_binary
-from curate.errors import CurateError, InputError
-from curate.step import Block, RunContext, BYTES_IN, BYTES_OUT, DOCS_IN, DOCS_OUT, SKIPPED, ErrorReport, Funnel, timed, utf8_len
+from curate.step import (BYTES_IN, BYTES_OUT, DOCS_IN, DOCS_OUT, SKIPPED, Block, ErrorReport, Funnel, RunContext,
+                         timed, utf8_len)
 
 PARQUET_COLUMNS = ("id", "url", "text", "date", "timestamp")  # FineWeb / C4 names we map
 
@@ -36,10 +38,10 @@ class ReadDocuments(Block, BaseReader):
         max_record_bytes: archive records larger than this are skipped unread (`too_large`).
         storage_options: passed to fsspec (for example an S3 endpoint or credentials).
         text_key / id_key: field names in JSONL and Parquet inputs.
-        keep_columns: carry the other columns of Parquet inputs (for example the scores an
-            earlier curate run wrote) into the documents' metadata, and so into the output:
-            True for all of them, or a list of names. Their types come from the input files'
-            schemas, read once before the run (`resolve_columns`).
+        keep_columns: carry the other columns of Parquet inputs and fields of JSONL inputs (for
+            example the scores an earlier curate run wrote) into the documents' metadata, and so
+            into the output: True (the default) for all of them, a list of names, or False. Their
+            types come from the input files, read once before the run (`resolve_columns`).
         name: the block's name (default "read").
 
     Under `curate run`, prepare() lists the input files once, in the driver; each task takes its
@@ -56,7 +58,7 @@ class ReadDocuments(Block, BaseReader):
         storage_options: dict | None = None,
         text_key: str = "text",
         id_key: str = "id",
-        keep_columns: bool | list[str] = False,
+        keep_columns: bool | list[str] = True,
         name: str | None = None,
     ):
         if limit is not None and limit != -1 and (not isinstance(limit, int) or limit < 1):
@@ -81,44 +83,21 @@ class ReadDocuments(Block, BaseReader):
             raise CurateError(f"{self.name}: no input: give --input (files, folders, globs or URIs)")
         if ctx.limit is not None:
             self.limit = ctx.limit if self.limit == -1 else min(self.limit, ctx.limit)
-        self.report_dir = os.path.join(ctx.logs, "errors")
+        self.report_dir = ctx.folder("errors")
         self.files = expand_inputs(self.inputs, self.storage_options)
         self.resolve_columns()
 
     def resolve_columns(self) -> dict:
         """Expand the inputs (a bad path is one clear error here, not one per task) and, with
-        keep_columns, declare the kept columns: the union of the Parquet inputs' schemas, so every
-        output shard has the same columns whichever files its task read."""
+        keep_columns, declare the kept columns: the union of the Parquet and JSONL inputs' fields,
+        typed (curate/io/columns.py), so every output shard has the same columns whichever files
+        its task read."""
         files = self.files if self.files is not None else expand_inputs(self.inputs, self.storage_options)
-        if not self.keep_columns:
-            return self.columns
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        mapped = {*PARQUET_COLUMNS, self.text_key, self.id_key, "source_file", "content_kind"}
-        wanted = None if self.keep_columns is True else set(self.keep_columns)
-        columns: dict = {}
-        for path in files:
-            if file_format(path) != "parquet":
-                continue
-            try:
-                with open_binary(path, self.storage_options) as f:
-                    schema = pq.read_schema(f)
-            except Exception as e:  # noqa: BLE001
-                raise InputError(f"{path}: cannot read the Parquet schema ({type(e).__name__}: {e})") from None
-            for field in schema:
-                if field.name in mapped or (wanted is not None and field.name not in wanted):
-                    continue
-                known = columns.get(field.name)
-                # an all-null column (pa.null()) says nothing about the type: a later file decides
-                if known is None or pa.types.is_null(known):
-                    columns[field.name] = field.type
-                elif not pa.types.is_null(field.type) and field.type != known:
-                    raise InputError(f"{path}: column {field.name!r} is {field.type} here but {known} in an earlier input")
-        if wanted is not None and (missing := wanted - set(columns)):
-            raise InputError(f"keep_columns: no Parquet input has column(s) {', '.join(sorted(missing))}")
-        self.columns = columns
-        return columns
+        if self.keep_columns:
+            mapped = {*PARQUET_COLUMNS, self.text_key, self.id_key, "source_file", "content_kind"}
+            wanted = None if self.keep_columns is True else set(self.keep_columns)
+            self.columns = input_columns(files, self.storage_options, mapped, wanted)
+        return self.columns
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         if data:
@@ -248,6 +227,7 @@ class ReadDocuments(Block, BaseReader):
 
     def _jsonl_documents(self, stream, path: str, counts, errors: ErrorReport):
         bad_lines = 0
+        kept = list(self.columns.items())
         for line_no, line in enumerate(stream, 1):
             if not line.strip():
                 continue
@@ -256,7 +236,7 @@ class ReadDocuments(Block, BaseReader):
                 row = json.loads(line)
                 if not isinstance(row, dict):
                     raise ValueError("not an object")
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: pathologically nested JSON
                 counts[SKIPPED + "bad_json"] += 1
                 bad_lines += 1
                 if bad_lines == 1:
@@ -265,8 +245,14 @@ class ReadDocuments(Block, BaseReader):
             doc = self._row_document(row, path, line_no - 1)
             if isinstance(doc, str):
                 counts[SKIPPED + doc] += 1
-            else:
-                yield doc
+                continue
+            meta = doc.metadata
+            for name, dtype in kept:  # typed before the run; a value that does not fit is null
+                if name in row and meta.get(name) is None:
+                    meta[name], fits = coerce(row[name], dtype)
+                    if not fits:
+                        counts["bad_values"] += 1
+            yield doc
 
     def _parquet_documents(self, raw, path: str, counts):
         import pyarrow.parquet as pq

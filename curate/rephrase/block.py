@@ -59,7 +59,7 @@ class Rephrase(CurateStep):
         llm: the endpoint (LLMConfig); the API key comes from the environment variable it names.
         style: wikipedia (default), easy, hard or qa; or a style named in `prompts`.
         prompts: {style: template with one {text}} overriding or adding prompt styles.
-        cache_dir: folder of the SQLite answer cache. Default: OUTPUT/_rephrase when run by
+        cache_dir: folder of the SQLite answer cache. Default: OUTPUT.curate/rephrase-cache when run by
             `curate run`, else no cache.
         output: "column" adds `column` beside the original text; "documents" yields each original
             followed by its rewrite as a separate document (`synthetic` true, `source_id` = the
@@ -69,7 +69,7 @@ class Rephrase(CurateStep):
             the document failed:<cause> and goes on. Wrong key / URL / model always abort.
         echo_threshold: share of an answer's word 4-grams found in the prompt that makes it an echo.
         readahead: documents in flight at once (default 4 x concurrency + 8); output order is input order.
-        stats_dir: where each task saves its rephrase stats. Default: OUTPUT/_logs/rephrase under `curate run`.
+        stats_dir: where each task saves its rephrase stats. Default: OUTPUT.curate/rephrase-stats under `curate run`.
         count_tokens: a token counter for chunking (text -> int); default a conservative estimate.
     """
 
@@ -103,11 +103,12 @@ class Rephrase(CurateStep):
 
     # --- the run: curate's runner calls these in the driver -----------------------------------
     def prepare(self, ctx: RunContext) -> None:
-        """Default the cache to OUTPUT/_rephrase and the stats to OUTPUT/_logs/rephrase, and fail
-        before any task starts when the endpoint cannot be reached or rejects the key."""
+        """Default the cache to OUTPUT.curate/rephrase-cache and the stats to
+        OUTPUT.curate/rephrase-stats, and fail before any task starts when the endpoint cannot be
+        reached or rejects the key."""
         super().prepare(ctx)
-        self.cache_dir = self.cache_dir or ctx.folder("_rephrase")
-        self.stats_dir = self.stats_dir or os.path.join(ctx.logs, "rephrase")
+        self.cache_dir = self.cache_dir or ctx.folder("rephrase-cache")
+        self.stats_dir = self.stats_dir or ctx.folder("rephrase-stats")
         self.preflight()
 
     def preflight(self) -> None:
@@ -126,7 +127,7 @@ class Rephrase(CurateStep):
             raise CurateError(f"rephrase: cannot reach the LLM server at {self.llm.base_url} ({reason})") from None
 
     def report(self, ctx: RunContext) -> str | None:
-        """Merge the tasks' stats into OUTPUT/rephrase_stats.json and return the printable summary."""
+        """Merge the tasks' stats into OUTPUT.curate/rephrase_stats.json and return the printable summary."""
         import json
 
         folder = self.stats_dir
@@ -134,7 +135,7 @@ class Rephrase(CurateStep):
             return None
         summary = RephraseStats.load_folder(folder).summary(self.llm.price_prompt_per_m, self.llm.price_completion_per_m)
         summary = {"model": self.llm.model, "style": self.style, **summary}
-        path = os.path.join(ctx.output, STATS_FILE)
+        path = os.path.join(ctx.run_dir, STATS_FILE)
         with open(path, "w") as f:
             json.dump(summary, f, indent=2)
         return format_summary(summary) + f"\n  (rephrase stats: {path})"

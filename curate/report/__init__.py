@@ -1,3 +1,3 @@
-from curate.report.funnel import collect_stage, format_funnel, run_funnel, write_funnel
+from curate.report.funnel import collect_errors, collect_stage, format_funnel, run_funnel, write_funnel
 
-__all__ = ["collect_stage", "format_funnel", "run_funnel", "write_funnel"]
+__all__ = ["collect_errors", "collect_stage", "format_funnel", "run_funnel", "write_funnel"]

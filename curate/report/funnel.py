@@ -25,7 +25,7 @@ def _total(stats: dict, key: str) -> float:
 
 
 def collect_stage(logging_dir: str, steps: list, tasks: int) -> dict:
-    """One stage's rows (one per step, internal ones marked), task count and file errors."""
+    """One stage's rows (one per step, internal ones marked) and task count."""
     stat_files = files_in(logging_dir, "stats/*.json")
     merged = PipelineStats()
     for path in stat_files:
@@ -35,11 +35,16 @@ def collect_stage(logging_dir: str, steps: list, tasks: int) -> dict:
     blocks = [contract(step) for step in steps if hasattr(step, "stats")]
     rows = [_row(block.name, block.internal, stats.stats.to_dict(), stats.time_stats.total)
             for block, stats in zip(blocks, merged.stats)]
+    return {"tasks": tasks, "tasks_reported": len(stat_files), "rows": rows}
+
+
+def collect_errors(folder: str) -> list[dict]:
+    """The file-level failures the run's readers saved (one JSON line each)."""
     errors = []
-    for path in files_in(logging_dir, "errors/*.jsonl"):
+    for path in files_in(folder, "*.jsonl"):
         with open(path) as f:
             errors.extend(json.loads(line) for line in f if line.strip())
-    return {"tasks": tasks, "tasks_reported": len(stat_files), "rows": rows, "file_errors": errors}
+    return errors
 
 
 def _row(name: str, internal: bool, stats: dict, seconds: float) -> dict:
@@ -63,13 +68,13 @@ def _row(name: str, internal: bool, stats: dict, seconds: float) -> dict:
     }
 
 
-def run_funnel(stages: list[dict], tasks: int) -> dict:
+def run_funnel(stages: list[dict], tasks: int, file_errors: list[dict]) -> dict:
     """One funnel for a run of one or more stages (those that never ran count as 0 tasks done).
     `tasks_reported` is the run's share of `tasks` done in its least complete stage."""
     done = min(stage["tasks_reported"] / stage["tasks"] for stage in stages)
     return {"tasks_reported": int(done * tasks), "tasks": tasks,
             "stages": fold_internal([row for stage in stages for row in stage["rows"]]),
-            "file_errors": [e for stage in stages for e in stage["file_errors"]],
+            "file_errors": file_errors,
             "stage_tasks": [{"tasks": s["tasks"], "tasks_reported": s["tasks_reported"]} for s in stages]}
 
 

@@ -152,7 +152,7 @@ def run_pipeline_variant(name: str, spec: Pipeline, out: str) -> str:
     log(f"variant {name}: funnel\n{format_funnel(funnel)}")
     if funnel["tasks_reported"] < funnel["tasks"]:
         raise CurateError(f"variant {name}: {spec.file} did not complete ({funnel['tasks_reported']} of "
-                          f"{funnel['tasks']} tasks; logs in {folder}/_logs)")
+                          f"{funnel['tasks']} tasks; logs in {folder}.curate)")
     return folder
 
 
