@@ -19,12 +19,22 @@ def _run(args: argparse.Namespace) -> int:
     ctx = RunContext(output=args.output, inputs=args.input or [], limit=args.limit, removed=args.removed,
                      tasks=args.tasks, workers=args.workers, executor=args.executor, keep_staging=args.keep_staging)
     display = ProgressLine(sys.stderr) if sys.stderr.isatty() else None
-    result = run(args.pipeline, ctx, parse_pairs(args.set or []), progress=display)
+    result = run(args.pipeline, ctx, parse_pairs(args.set or []), progress=display, overwrite=args.overwrite)
     print(format_funnel(result.funnel), flush=True)
     for text in result.reports:
         print(text, flush=True)
     print(f"output: {args.output} (run folder: {result.run_dir}, funnel: {result.run_dir}/funnel.json)")
-    return 0 if result.complete else 1
+    if not result.complete:
+        return 1
+    problems = []
+    if result.failed_inputs:
+        problems.append(f"{len(result.failed_inputs)} input file(s) gave no document because of an error")
+    if result.empty:
+        problems.append("documents were read but none reached the output")
+    if problems and not args.tolerate_failures:
+        print(f"curate: {'; '.join(problems)} (see above; --tolerate-failures exits 0 all the same)", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _list_settings(path: str) -> int:
@@ -73,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--removed", metavar="DIR", help="also write removed documents, with stage and reason, here")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="a setting of the pipeline file (see --list-settings); repeatable")
+    run.add_argument("--overwrite", action="store_true",
+                     help="the output holds another run's results: remove them and start clean")
+    run.add_argument("--tolerate-failures", action="store_true",
+                     help="exit 0 even when input files failed entirely or no document reached the output")
     run.add_argument("--keep-staging", action="store_true",
                      help="keep the intermediate files (dedup's) in OUTPUT.curate/staging after the run, for debugging")
     run.add_argument("--list-settings", action="store_true", help="print the pipeline's settings and exit")
@@ -91,8 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     from curate.log import configure_logging
 
     configure_logging(getattr(args, "verbose", False))
+    from curate.guard import Interrupted
+
     try:
         return args.func(args)
+    except Interrupted as e:
+        print(f"curate: {e}", file=sys.stderr)
+        return 128 + e.signum
     except CurateError as e:
         print(f"curate: error: {e}", file=sys.stderr)
         return 2

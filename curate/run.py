@@ -24,6 +24,7 @@ from typing import Callable
 
 from curate.errors import CurateError
 from curate.executor import make_executor
+from curate.guard import claim, identity, locked, save, stopped_by_signals
 from curate.executor.task import failed_task
 from curate.progress import Snapshot, Ticker
 from curate.report.funnel import collect_errors, collect_stage, run_funnel, write_funnel
@@ -42,6 +43,17 @@ class RunResult:
     def complete(self) -> bool:
         return self.funnel["tasks_reported"] == self.funnel["tasks"]
 
+    @property
+    def failed_inputs(self) -> list[str]:
+        """Input files that gave no document at all because of an error."""
+        return [e["file"] for e in self.funnel["file_errors"] if e.get("documents") == 0]
+
+    @property
+    def empty(self) -> bool:
+        """Documents were read, and none reached the end of the pipeline."""
+        rows = self.funnel["stages"]
+        return bool(rows) and rows[0]["docs_out"] > 0 and rows[-1]["docs_out"] == 0
+
 
 @dataclass
 class StagePlan:
@@ -52,35 +64,76 @@ class StagePlan:
 
 
 def run(path: str, ctx: RunContext, settings: dict | None = None, leave_out: tuple[str, ...] = (),
-        progress: Callable[[Snapshot], None] | None = None) -> RunResult:
+        progress: Callable[[Snapshot], None] | None = None, overwrite: bool = False) -> RunResult:
     """Run the pipeline file `path` as `ctx` says, with `settings` (KEY -> value: strings as from
-    --set, or typed values). Tasks an earlier run of the same output completed are skipped.
+    --set, or typed values). A rerun of the same run into the same output resumes it (completed
+    tasks are skipped); another run's output is refused unless `overwrite` (curate/guard.py).
     `leave_out` names steps to run the pipeline without (ablations)."""
     check_context(ctx)
     module, stages = plan(path, ctx, settings, leave_out)
     blocks = prepare(stages, ctx, path)
-    os.makedirs(ctx.output, exist_ok=True)
-    os.makedirs(ctx.run_dir, exist_ok=True)
+    wanted = identity(path, ctx.settings, ctx, leave_out)
+    with locked(ctx.run_dir), stopped_by_signals():
+        state = claim(ctx, wanted, overwrite)
+        make_folder(ctx.output)
+        if state.pop("staging_removed", False) and not all(done(ctx, n, s) for n, s in enumerate(stages, 1)):
+            forget_stages(ctx, 1)  # the staging later stages need is gone: everything runs again
+        save(ctx, state)
+        results = run_stages(ctx, stages, module, progress)
+        funnel = run_funnel(results, ctx.tasks, collect_errors(ctx.folder("errors")))
+        write_funnel(funnel, ctx.run_dir)
+        result = RunResult(ctx.output, ctx.run_dir, funnel, [text for block in blocks if (text := block.report(ctx))])
+        staging = os.path.join(ctx.run_dir, STAGING)
+        if result.complete and not ctx.keep_staging and os.path.isdir(staging):
+            shutil.rmtree(staging)
+            save(ctx, {**state, "staging_removed": True})
+    return result
+
+
+def run_stages(ctx: RunContext, stages: list[StagePlan], module: ModuleType, progress) -> list[dict]:
+    """Each stage on its executor, in turn; a stage whose tasks ran makes later stages run again."""
     ticker = Ticker(progress, len(stages)) if progress is not None and ctx.executor == "local" else None
     results = []
     for number, stage in enumerate(stages, 1):
-        tasks = min(ctx.tasks, stage.tasks or ctx.tasks)
-        logs = ctx.stage_dir(number)
+        tasks, logs = stage_tasks(ctx, stage), ctx.stage_dir(number)
         executor = make_executor(ctx.executor, stage.steps, tasks, min(ctx.workers, tasks), logs, module)
-        label = stage_label(stage)
-        with ticker.stage(number, label, tasks, os.path.join(logs, "completions")) if ticker else contextlib.nullcontext():
+        ran = not done(ctx, number, stage)
+        with ticker.stage(number, stage_label(stage), tasks, os.path.join(logs, "completions")) if ticker \
+                else contextlib.nullcontext():
             execute(executor, logs)
+        if ran:
+            forget_stages(ctx, number + 1)  # their inputs changed: never skip them as "completed"
         results.append(collect_stage(logs, stage.steps, tasks))
         if results[-1]["tasks_reported"] < tasks:
             break  # later stages need every task of this one
     for stage in stages[len(results):]:
-        results.append({"tasks": min(ctx.tasks, stage.tasks or ctx.tasks), "tasks_reported": 0, "rows": []})
-    funnel = run_funnel(results, ctx.tasks, collect_errors(ctx.folder("errors")))
-    write_funnel(funnel, ctx.run_dir)
-    result = RunResult(ctx.output, ctx.run_dir, funnel, [text for block in blocks if (text := block.report(ctx))])
-    if result.complete and not ctx.keep_staging:
-        shutil.rmtree(os.path.join(ctx.run_dir, STAGING), ignore_errors=True)
-    return result
+        results.append({"tasks": stage_tasks(ctx, stage), "tasks_reported": 0, "rows": []})
+    return results
+
+
+def stage_tasks(ctx: RunContext, stage: StagePlan) -> int:
+    return min(ctx.tasks, stage.tasks or ctx.tasks)
+
+
+def done(ctx: RunContext, number: int, stage: StagePlan) -> bool:
+    completions = os.path.join(ctx.stage_dir(number), "completions")
+    return os.path.isdir(completions) and len(os.listdir(completions)) >= stage_tasks(ctx, stage)
+
+
+def forget_stages(ctx: RunContext, first: int) -> None:
+    """Completion markers and stats of stage `first` and later: those stages run again."""
+    number = first
+    while os.path.isdir(ctx.stage_dir(number)):
+        for folder in ("completions", "stats"):
+            shutil.rmtree(os.path.join(ctx.stage_dir(number), folder), ignore_errors=True)
+        number += 1
+
+
+def make_folder(path: str) -> None:
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise CurateError(f"cannot create {path}: {e.strerror}") from None
 
 
 def plan(path: str, ctx: RunContext, settings: dict | None = None,
@@ -97,6 +150,12 @@ def check_context(ctx: RunContext) -> None:
         raise CurateError("--output: give a folder")
     if "://" in ctx.output and not ctx.output.startswith("file://"):
         raise CurateError(f"--output {ctx.output}: write to a local folder (remote output is not supported yet)")
+    for path in (ctx.output, ctx.run_dir):
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise CurateError(f"--output {ctx.output}: {path} exists and is not a folder")
+    for path in (ctx.output, os.path.dirname(os.path.abspath(ctx.output))):
+        if os.path.isdir(path) and not os.access(path, os.W_OK | os.X_OK):
+            raise CurateError(f"--output {ctx.output}: {path} is not writable")
     if ctx.tasks < 1 or ctx.workers < 1:
         raise CurateError("--tasks and --workers must be at least 1")
     if ctx.limit is not None and ctx.limit < 1:

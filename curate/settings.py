@@ -29,9 +29,12 @@ from curate.errors import CurateError
 TRUE, FALSE, NONE = ("true", "yes", "on", "1"), ("false", "no", "off", "0"), ("none", "null", "")
 
 
-def setting(default: Any, help: str, *, min: float | None = None, max: float | None = None):
-    """A settings field: its default, one line of help, and optionally the range of a number."""
-    meta = {"help": help, "min": min, "max": max}
+def setting(default: Any, help: str, *, min: float | None = None, max: float | None = None,
+            operational: bool = False):
+    """A settings field: its default, one line of help, optionally the range of a number.
+    operational=True: it changes how the run runs, not what it writes (a server's address, a
+    timeout, a concurrency), so it is not part of the run's identity and a resumed run may change it."""
+    meta = {"help": help, "min": min, "max": max, "operational": operational}
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -69,6 +72,16 @@ def make_settings(cls: type, values: dict[str, Any], where: str) -> Any:
         raise CurateError(f"{where}: unknown setting {', '.join(unknown)} (settings: {listed})")
     converted = {name: convert(name, hints[name], value, known[name].metadata) for name, value in values.items()}
     return cls(**converted)
+
+
+def identifying(settings: Any) -> dict:
+    """The settings that decide what a run writes (all but the operational ones), as JSON values."""
+    return {f.name: _json_value(getattr(settings, f.name)) for f in dataclasses.fields(settings)
+            if not f.metadata.get("operational")}
+
+
+def _json_value(value):
+    return value if isinstance(value, (str, int, float, bool, type(None), list)) else str(value)
 
 
 def describe(cls: type) -> list[dict]:

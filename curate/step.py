@@ -61,6 +61,8 @@ class RunContext:
     # the blocks before the one being prepared; complete once all are (the removed-documents writer
     # reads it at run time)
     columns: dict = field(default_factory=dict)
+    # what the readers listed in prepare (block name -> files): part of the run's identity
+    inputs_resolved: dict = field(default_factory=dict)
 
     @property
     def run_dir(self) -> str:
@@ -250,9 +252,10 @@ class ErrorReport:
         self.name = f"{getattr(step, 'name', 'step')}-{rank:05d}.jsonl"
         self.errors: list[dict] = []
 
-    def add(self, path: str, reason: str) -> None:
+    def add(self, path: str, reason: str, documents: int | None = None) -> None:
+        """`documents`: how many the file gave in all (0: it failed entirely), None: not known yet."""
         logger.warning(f"{path}: {reason}")
-        self.errors.append({"file": path, "error": reason})
+        self.errors.append({"file": path, "error": reason, "documents": documents})
         self.step.stat_update("file_errors")
 
     def save(self) -> None:

@@ -25,7 +25,7 @@ class Settings(LLMSettings):
     prompt_file: str | None = setting(None, "a prompt template with one {text}, overriding the style's prompt")
     form: Literal["column", "documents"] = setting("column", "the rewrite as a rephrased_text column, or as "
                                                              "documents of their own")
-    cache_dir: str | None = setting(None, "the answer cache (default OUTPUT.curate/rephrase-cache)")
+    cache_dir: str | None = setting(None, "the answer cache (default OUTPUT.curate/rephrase-cache)", operational=True)
     on_failure: Literal["abort", "flag"] = setting("abort", "a request failing after its retries stops the task "
                                                             "(rerun resumes) or flags the document")
     mix: str | None = setting(None, "REAL:SYNTHETIC, e.g. 1:1: write a mixed training set instead")

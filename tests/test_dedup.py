@@ -16,6 +16,7 @@ from curate.cli import main
 from curate.dedup import MinHashConfig, MinHasher, normalise, optimal_bands, shingle_hashes
 from curate.dedup.buckets import duplicate_runs, write_band
 from curate.dedup.clusters import UnionFind, keepers
+from curate.errors import CurateError
 from tools.planted import jaccard_exact, mutate, shingle_set
 
 WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau "
@@ -103,7 +104,7 @@ def test_bands_and_rows_follow_datasketch_optimisation():
         config = MinHashConfig(threshold=threshold, num_perm=num_perm)
         assert (config.bands, config.rows) == (lsh.b, lsh.r)
     assert (MinHashConfig(bands=4, rows=8).bands, MinHashConfig(bands=4, rows=8).rows) == (4, 8)
-    with pytest.raises(ValueError):
+    with pytest.raises(CurateError, match="exceeds num_perm"):  # a constructor's error is one line
         MinHashConfig(num_perm=64, bands=10, rows=10)
 
 

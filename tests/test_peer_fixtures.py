@@ -11,6 +11,14 @@ import pytest
 from curate.io import ReadDocuments
 
 
+# where curate keeps more than the peers, and why (tests/test_reliability.py: damage stays local)
+MORE_THAN_THE_PEERS = {
+    # its first record's Content-Length is too long: warcio and FastWARC take the next record into
+    # it; curate ends the record at the next record header and keeps the one after, intact
+    "facebookresearch__sample.warc.txt": 3,
+}
+
+
 @pytest.fixture(scope="module")
 def fixtures(shared_data):
     folder = shared_data / "warc" / "peer-fixtures"
@@ -35,7 +43,15 @@ def test_documents_per_file_match_the_peers(fixtures, tmp_path):
         skipped = sum(v for k, v in stats.items() if k.startswith("skipped."))
         # every record read is a document or a counted reason
         assert stats.get("docs_in", 0) - stats.get("docs_out", 0) == skipped, name
-    assert got == expected
+    assert got == expected | MORE_THAN_THE_PEERS
+
+
+def test_the_record_the_peers_lose_is_kept_whole(fixtures):
+    folder, _ = fixtures
+    docs = list(ReadDocuments(str(folder / "facebookresearch__sample.warc.txt")).run())
+    assert [d.metadata["url"] for d in docs] == ["http://sample_english.com", "http://sample_chinese.zh",
+                                                 "http://sample_russian.ru"]
+    assert "WARC/1.0" not in docs[0].text and docs[1].text.startswith("馬克·吐溫名言")
 
 
 def test_an_arc_url_with_spaces_keeps_its_url(fixtures):

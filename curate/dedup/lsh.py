@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from curate.dedup.signatures import MinHasher, _mix
+from curate.errors import CurateError
 
 
 def optimal_bands(threshold: float, num_perm: int, false_positive_weight: float = 0.5,
@@ -34,12 +35,15 @@ class MinHashConfig:
     seed: int = 1
 
     def __post_init__(self):
+        if not 0 < self.threshold <= 1:
+            raise CurateError(f"MinHashConfig: threshold must be in (0, 1], got {self.threshold!r}")
         if self.bands is None or self.rows is None:
             bands, rows = optimal_bands(self.threshold, self.num_perm)
             object.__setattr__(self, "bands", self.bands or bands)
             object.__setattr__(self, "rows", self.rows or rows)
         if self.bands * self.rows > self.num_perm:
-            raise ValueError(f"bands x rows ({self.bands} x {self.rows}) exceeds num_perm ({self.num_perm})")
+            raise CurateError(f"MinHashConfig: bands x rows ({self.bands} x {self.rows}) exceeds num_perm "
+                              f"({self.num_perm})")
 
     def hasher(self) -> MinHasher:
         return MinHasher(num_perm=self.num_perm, n_grams=self.n_grams, seed=self.seed)

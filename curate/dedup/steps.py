@@ -210,7 +210,8 @@ class DedupClusters(WorkFolder, PipelineStep):
                               "size": pa.array(size[mine], pa.int64()),
                               "kept_id": kept_ids.take(pa.array(mine)),
                               "removed": pa.array(removed[mine].tolist(), pa.string())})
-            pq.write_table(table, os.path.join(folder, f"{task:05d}.parquet"))
+            pq.write_table(table, os.path.join(folder, f".{task:05d}.parquet.tmp"))
+            os.replace(os.path.join(folder, f".{task:05d}.parquet.tmp"), os.path.join(folder, f"{task:05d}.parquet"))
 
     def _priority(self, key_files, offsets, members) -> tuple[pa.Array, np.ndarray]:
         """ids of `members` and their rank under the keep rule (0 = kept first)."""

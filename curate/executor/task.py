@@ -5,6 +5,8 @@ and completion marker."""
 
 from __future__ import annotations
 
+import os
+import signal
 from collections import deque
 
 from datatrove.utils.stats import PipelineStats
@@ -15,26 +17,35 @@ from curate.log import add_task_log
 from curate.progress import counted
 
 
+DRIVER_PID = os.getpid()  # the process that imported curate first: forked workers have another
+
+
 class CurateTasks:
     """Mixed into a datatrove executor class, before it."""
 
     def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1) -> PipelineStats:
         if self.is_rank_completed(rank):
             return PipelineStats()
+        if os.getpid() != DRIVER_PID:  # a forked worker: die at once when the driver terminates the pool
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, signal.SIG_DFL)
         self._set_distributed_environment(node_rank)
         logfile = self.logging_dir.open(f"logs/task_{rank:05d}.log", "w")
         sink = add_task_log(logfile)
+        generators = []
         try:
             data = None
             for index, step in enumerate(self.pipeline):
                 data = step(data, rank, self.world_size)
+                generators.append(data)
                 if index == 0:
                     data = counted(data, rank)
             deque(data or (), maxlen=0)
             stats = PipelineStats(self.pipeline)
             if node_rank <= 0:  # a task spanning several nodes is saved and marked by its first
-                with self.logging_dir.open(f"stats/{rank:05d}.json", "w") as f:
+                with self.logging_dir.open(f"stats/.{rank:05d}.json.tmp", "w") as f:
                     stats.save_to_disk(f)
+                self.logging_dir.mv(f"stats/.{rank:05d}.json.tmp", f"stats/{rank:05d}.json")
                 logger.info(stats.get_repr(f"Task {rank}"))
                 self.mark_rank_as_completed(rank)
             return stats
@@ -46,6 +57,12 @@ class CurateTasks:
             e.add_note(f"curate task {rank}")
             raise
         finally:
+            # a failed task's steps end now, while the interpreter is whole: their `finally`
+            # blocks save error reports and writers drop unfinished files (left to garbage
+            # collection at exit, they would fail with "name 'open' is not defined")
+            for generator in reversed(generators):
+                if hasattr(generator, "close"):
+                    generator.close()
             logger.complete()
             logger.remove(sink)
             logfile.close()

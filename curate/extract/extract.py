@@ -1,7 +1,7 @@
 """ExtractText: main-text extraction from HTML documents.
 
 trafilatura is the default (best quality); resiliparse is the fast option (~15x). Each page
-gets a wall-clock limit (`timeout`), after which it is dropped as `timeout`. Documents that
+gets a CPU-time limit (`timeout`), after which it is dropped as `timeout`. Documents that
 are already text (WET, JSONL, Parquet) pass unchanged: curate's reader says which is which in
 `metadata["content_kind"]`; for documents without it (datatrove's readers), the text itself
 decides (markup at its start means HTML).
@@ -48,7 +48,8 @@ class ExtractText(CurateStep):
 
     Args:
         extractor: "trafilatura" or "resiliparse".
-        timeout: seconds per document; slower pages are dropped (`timeout`).
+        timeout: CPU seconds per document; slower pages are dropped (`timeout`). CPU time, not
+            wall-clock: a loaded or paused machine drops the same pages (curate/extract/timelimit.py).
         max_html_chars: larger pages are dropped unparsed (`too_large`).
         min_chars: documents whose extracted text is shorter are dropped (`no_text`).
     """

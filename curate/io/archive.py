@@ -5,6 +5,12 @@ of bytes (Nutch, CC-MAIN-2014), missing blank lines after records (ARC, WARC/0.1
 tails, garbage between records. warcio stops at the first of these. This parser yields every
 record it can delimit and resynchronises on the next record header after anything it cannot,
 counting what it had to do in `ArchiveParser.events`.
+
+Damage stays with the record it hit: a declared length never carries a record past the next WARC
+record header inside the bytes it would take (a corrupt gzip member, whose record's remaining bytes
+are lost, or a wrong Content-Length would otherwise swallow the records after it). The record ends
+there, counted as `cut_at_next_record`, and the next one parses. (A payload that itself holds a
+WARC file's text would be cut too; compressed ones, as served, are not.)
 """
 
 from __future__ import annotations
@@ -16,6 +22,19 @@ from typing import BinaryIO, Iterator
 
 _ARC_DATE = re.compile(rb"^\d{14}$")
 _SKIP_CHUNK = 1 << 20
+_VERSION_LINE = re.compile(rb"\nWARC/(?:1\.[01]|0\.1[78])\r?\n")
+_RECORD_HEADER = re.compile(rb"(?im)^WARC-(?:Type|Record-ID|Date|Target-URI|Content-Length):")
+_LOOKAHEAD = 2048  # bytes after a version line in which its record's own headers must show
+
+
+def next_record_at(data: bytes, start: int = 0) -> int | None:
+    """Where in `data` (from `start`) the next WARC record begins: a version line at a line start
+    with WARC headers under it, or None."""
+    for match in _VERSION_LINE.finditer(data, start):
+        block = data[match.end():match.end() + _LOOKAHEAD].split(b"\r\n\r\n", 1)[0]
+        if _RECORD_HEADER.search(block):
+            return match.start() + 1
+    return None
 
 
 @dataclass(slots=True)
@@ -48,7 +67,7 @@ class ArchiveRecord:
 
 
 class _Lines:
-    """readline/read over a binary stream, with one line of push-back."""
+    """readline/read over a binary stream, with push-back of any bytes."""
 
     def __init__(self, stream: BinaryIO):
         self.stream = stream
@@ -56,9 +75,18 @@ class _Lines:
 
     def readline(self, limit: int = 1 << 16) -> bytes:
         if self.pushed is not None:
-            line, self.pushed = self.pushed, None
-            return line
+            end = self.pushed.find(b"\n", 0, limit)
+            if end >= 0 or len(self.pushed) >= limit:
+                cut = end + 1 if end >= 0 else limit
+                line, self.pushed = self.pushed[:cut], (self.pushed[cut:] or None)
+                return line
+            head, self.pushed = self.pushed, None
+            return head + self.stream.readline(limit - len(head))
         return self.stream.readline(limit)
+
+    def push(self, data: bytes) -> None:
+        if data:
+            self.pushed = data + (self.pushed or b"")
 
     def read(self, n: int) -> bytes:
         head = b""
@@ -141,7 +169,7 @@ class ArchiveParser:
             if not line:
                 return False
             if _is_warc_version(line) or _arc_header(line) is not None:
-                self.lines.pushed = line
+                self.lines.push(line)
                 return True
 
     def _read_headers(self) -> dict[str, str]:
@@ -160,11 +188,38 @@ class ArchiveParser:
                 headers[last] = value.strip()
 
     def _read_content(self, length: int) -> tuple[bytes | None, bool]:
-        """Read or skip `length` bytes; returns (content or None if skipped, truncated)."""
+        """Read or skip `length` bytes, but never past the next record header in them; returns
+        (content, or None if skipped as too large, truncated or cut short)."""
         if length > self.max_content_bytes:
-            return None, self.lines.skip(length) < length
+            return None, self._skip(length)
         content = self.lines.read(length)
+        lookahead = self.lines.read(_LOOKAHEAD)  # a header right at the end needs its next lines
+        self.lines.push(lookahead)
+        cut = next_record_at(content + lookahead[:len(lookahead) if len(content) == length else 0])
+        if cut is not None and cut < len(content):
+            self.events["cut_at_next_record"] += 1
+            self.lines.push(content[cut:])
+            return content[:cut], True
         return content, len(content) < length
+
+    def _skip(self, length: int) -> bool:
+        """Skip a record too large to keep, stopping at the next record header; True if cut short."""
+        skipped, tail = 0, b""
+        while skipped < length:
+            chunk = self.lines.read(min(_SKIP_CHUNK, length - skipped))
+            if not chunk:
+                return True
+            window = tail + chunk
+            lookahead = self.lines.read(_LOOKAHEAD)
+            self.lines.push(lookahead)
+            cut = next_record_at(window + lookahead)
+            if cut is not None and cut < len(window):
+                self.events["cut_at_next_record"] += 1
+                self.lines.push(window[cut:])
+                return True
+            skipped += len(chunk)
+            tail = window[-64:]  # a version line may straddle two chunks
+        return False
 
     def _read_warc(self, version_line: bytes) -> ArchiveRecord | None:
         headers = self._read_headers()
@@ -189,7 +244,7 @@ class ArchiveParser:
             extra.append(line)
         if not line or _is_warc_version(line) or len(extra) >= 2:
             # (a full blank-line separator after the block: what follows is garbage to resync past)
-            self.lines.pushed = line or None
+            self.lines.push(line)
             return
         self.events["content_length_mismatch"] += 1
         record.problems.append("content_length_mismatch")
@@ -200,7 +255,7 @@ class ArchiveParser:
             if not line:
                 break
             if _is_warc_version(line):
-                self.lines.pushed = line
+                self.lines.push(line)
                 break
             if size < self.max_content_bytes:
                 extra.append(line)

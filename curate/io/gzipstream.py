@@ -22,6 +22,8 @@ class ResilientGzipReader(io.RawIOBase):
         self.raw = raw
         self.name = name
         self.corrupt_members = 0  # members abandoned because of bad data
+        self.leading_garbage = 0  # bytes before the first member, skipped
+        self._started = False
         self.truncated = False  # the compressed stream ended inside a member
         self._pending = b""  # compressed bytes read but not yet fed to zlib
         self._out = b""  # decompressed bytes not yet handed out, from self._pos on
@@ -46,6 +48,8 @@ class ResilientGzipReader(io.RawIOBase):
             if self._dec is None:
                 start = self._pending.find(GZIP_MAGIC)
                 if start < 0:
+                    if not self._started:
+                        self.leading_garbage += max(0, len(self._pending) - 2)
                     # keep the last bytes: a header may straddle two reads
                     self._pending = self._pending[-2:] if len(self._pending) > 2 else self._pending
                     more = self.raw.read(_CHUNK)
@@ -54,8 +58,11 @@ class ResilientGzipReader(io.RawIOBase):
                         return
                     self._pending += more
                     continue
-                if start > 0 and not self._skipping_bad:
+                if not self._started:
+                    self.leading_garbage += start
+                elif start > 0 and not self._skipping_bad:
                     self.corrupt_members += 1  # garbage that is no member at all
+                self._started = True
                 self._skipping_bad = False
                 self._pending = self._pending[start:]
                 self._dec = zlib.decompressobj(16 + zlib.MAX_WBITS)

@@ -7,6 +7,8 @@ directory contributes the files with a known crawl/text extension, recursively.
 from __future__ import annotations
 
 import io
+import os
+import stat
 from typing import BinaryIO
 
 import fsspec
@@ -24,19 +26,30 @@ _REMOTE_STREAM = ("http", "https")
 
 def file_format(path: str) -> str | None:
     """'archive', 'jsonl', 'parquet' by file name, or None if the name does not say."""
-    name = path.lower().rsplit("/", 1)[-1].split("?")[0]
+    name = path.lower().rsplit("/", 1)[-1]
+    if path.split("://", 1)[0] in _REMOTE_STREAM:
+        name = name.split("?")[0]  # a URL's query is not part of the name (a local "what?.jsonl" is)
     for fmt, exts in (("archive", ARCHIVE_EXTS), ("jsonl", JSONL_EXTS), ("parquet", PARQUET_EXTS)):
         if name.endswith(exts):
             return fmt
     return None
 
 
-def expand_inputs(uris: list[str], storage_options: dict | None = None) -> list[str]:
-    """Resolve every URI to files; raise InputError naming the first URI that matches nothing."""
+def expand_inputs(uris: list[str], storage_options: dict | None = None, skipped: list | None = None) -> list[str]:
+    """Resolve every URI to files; raise InputError naming the first URI that matches nothing.
+    FIFOs, sockets and devices found in folders are left out (reading a FIFO would wait forever)
+    and listed in `skipped`."""
     files: set[str] = set()
     for uri in uris:
-        files.update(_expand_one(uri, storage_options or {}))
+        files.update(_expand_one(uri, storage_options or {}, skipped if skipped is not None else []))
     return sorted(files)
+
+
+def _regular(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _internal(found: str, folder: str) -> bool:
@@ -46,7 +59,7 @@ def _internal(found: str, folder: str) -> bool:
     return any(part.startswith(("_", ".")) for part in relative.split("/"))
 
 
-def _expand_one(uri: str, storage_options: dict) -> list[str]:
+def _expand_one(uri: str, storage_options: dict, skipped: list) -> list[str]:
     protocol = uri.split("://", 1)[0] if "://" in uri else "file"
     if protocol in _REMOTE_STREAM:
         # plain HTTP has no listing: a URL names one file; ask for it now (HEAD), so a wrong
@@ -65,12 +78,20 @@ def _expand_one(uri: str, storage_options: dict) -> list[str]:
         # a path that exists is taken literally, even with glob characters ("variant[0]/")
         if fs.isdir(path):
             found = [p for p in fs.find(path) if file_format(p) is not None and not _internal(p, path)]
+            if protocol == "file":
+                skipped += [p for p in found if not _regular(p)]
+                found = [p for p in found if _regular(p)]
             if not found:
                 raise InputError(f"{uri}: directory has no .warc/.arc/.wet/.jsonl/.parquet files")
         elif fs.isfile(path):
             found = [path]
+        elif protocol == "file" and os.path.exists(path):
+            raise InputError(f"{uri}: not a regular file (a device, FIFO or socket)")
         elif any(ch in path for ch in "*?["):
             found = [p for p in fs.glob(path) if fs.isfile(p)]
+            if protocol == "file":
+                skipped += [p for p in found if not _regular(p)]
+                found = [p for p in found if _regular(p)]
         else:
             found = []
     except InputError:
@@ -130,7 +151,7 @@ def decompressed(raw: BinaryIO, name: str) -> tuple[BinaryIO, ResilientGzipReade
     Returns the buffered stream and, for gzip, the reader that knows about corrupt members."""
     buffered = io.BufferedReader(raw, 1 << 20)
     magic = buffered.peek(4)[:4]
-    if magic[:2] == b"\x1f\x8b":
+    if magic[:2] == b"\x1f\x8b" or _gzip_after_garbage(buffered.peek(1 << 20)):
         gz = ResilientGzipReader(buffered, name)
         return io.BufferedReader(gz, 1 << 20), gz
     if magic == b"\x28\xb5\x2f\xfd":
@@ -142,6 +163,16 @@ def decompressed(raw: BinaryIO, name: str) -> tuple[BinaryIO, ResilientGzipReade
 
         return io.BufferedReader(_ReadOnly(Lz4Reader(buffered, fsspec_args=False)), 1 << 20), None
     return buffered, None
+
+
+def _gzip_after_garbage(head: bytes) -> bool:
+    """Bytes that start with no known format but hold a gzip member before any record header:
+    a gzipped archive behind garbage (the gzip reader skips to the member and counts the bytes)."""
+    start = head.find(b"\x1f\x8b\x08")
+    if start <= 0:
+        return False
+    text = head[:start]
+    return b"WARC/" not in text and b"filedesc:" not in text and b"\n{" not in text and not text.startswith(b"{")
 
 
 class _ReadOnly(io.RawIOBase):

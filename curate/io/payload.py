@@ -102,21 +102,34 @@ def declared_charset(content_type: str | None, body: bytes) -> str | None:
     return m.group(1).decode("ascii") if m else None
 
 
+# single-byte charsets decode any bytes, so a page that lies about one never fails to decode
+_ACCEPTS_ANY_BYTES = re.compile(r"(iso[-_ ]?8859|latin|windows-125|cp125|cp1252|ascii|us-ascii|koi8)", re.I)
+
+
 def decode_text(body: bytes, declared: str | None) -> tuple[str, str]:
     """Decode bytes to str; returns (text, how). Valid UTF-8 wins over a declaration (pages
     mislabelled as Latin-1 are common; UTF-8 that is valid by accident is not), then the
-    declared charset, then detection, then UTF-8 with replacement characters."""
+    declared charset, then detection, then UTF-8 with replacement characters. A declared
+    single-byte charset is checked against the bytes first: when detection finds a multi-byte
+    one (Shift_JIS labelled ISO-8859-1) that decodes them cleanly, it wins ("override")."""
     try:
         return body.decode("utf-8").lstrip("\ufeff"), "utf-8"
     except UnicodeDecodeError:
         pass
+    from resiliparse.parse.encoding import detect_encoding
+
+    if declared and _ACCEPTS_ANY_BYTES.search(declared):
+        detected = detect_encoding(body[:65536])
+        if detected and not _ACCEPTS_ANY_BYTES.search(detected):
+            try:
+                return body.decode(detected), "override"
+            except (UnicodeDecodeError, LookupError):
+                pass
     if declared:
         try:
             return body.decode(declared), "declared"
         except (UnicodeDecodeError, LookupError):
             pass
-    from resiliparse.parse.encoding import detect_encoding
-
     detected = detect_encoding(body[:65536])
     try:
         return body.decode(detected), "detected"

@@ -15,8 +15,10 @@ import zlib
 
 from datatrove.data import Document
 from datatrove.pipeline.readers.base import BaseReader
+from loguru import logger
 
 from curate.errors import CurateError
+from curate.guard import refuse_overlap
 from curate.io import payload
 from curate.io.archive import ArchiveParser, ArchiveRecord
 from curate.io.columns import coerce, input_columns
@@ -27,6 +29,18 @@ from curate.step import (BYTES_IN, BYTES_OUT, DOCS_IN, DOCS_OUT, SKIPPED, Block,
 PARQUET_COLUMNS = ("id", "url", "text", "date", "timestamp")  # FineWeb / C4 names we map
 
 
+def bounded_lines(stream, cap: int):
+    """The lines of a binary stream, None for each line longer than `cap` bytes, which is skipped
+    without ever holding more than `cap` bytes of it (a 2 GB line costs nothing)."""
+    while line := stream.readline(cap + 1):
+        if len(line) > cap and not line.endswith(b"\n"):
+            while (rest := stream.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+        else:
+            yield line
+
+
 class ReadDocuments(Block, BaseReader):
     """Read every input file assigned to this task (the sorted file list is dealt round-robin by rank).
 
@@ -35,7 +49,9 @@ class ReadDocuments(Block, BaseReader):
             pipeline's own input, used when the run names none (`curate run --input` replaces it).
         limit: at most this many documents per task (None, or -1 as in datatrove: all; `--limit`
             also applies).
-        max_record_bytes: archive records larger than this are skipped unread (`too_large`).
+        max_record_bytes: archive records, JSONL lines and Parquet texts larger than this are
+            skipped (`too_large`), archive records and lines unread: one record never costs more
+            memory than this.
         storage_options: passed to fsspec (for example an S3 endpoint or credentials).
         text_key / id_key: field names in JSONL and Parquet inputs.
         keep_columns: carry the other columns of Parquet inputs and fields of JSONL inputs (for
@@ -69,6 +85,7 @@ class ReadDocuments(Block, BaseReader):
         self.columns = {}  # the kept columns, once resolve_columns has read the input schemas
         self.inputs = [inputs] if isinstance(inputs, str) else list(inputs or [])
         self.files: list[str] | None = None  # the input files, listed once by prepare()
+        self.not_regular: list[str] = []  # what prepare() left out of a folder: FIFOs, sockets, devices
         self.max_record_bytes = max_record_bytes
         self.storage_options = storage_options or {}
         self.report_dir: str | None = None
@@ -81,10 +98,16 @@ class ReadDocuments(Block, BaseReader):
             self.inputs = list(ctx.inputs)
         if not self.inputs:
             raise CurateError(f"{self.name}: no input: give --input (files, folders, globs or URIs)")
+        refuse_overlap(self.inputs, ctx)
         if ctx.limit is not None:
             self.limit = ctx.limit if self.limit == -1 else min(self.limit, ctx.limit)
         self.report_dir = ctx.folder("errors")
-        self.files = expand_inputs(self.inputs, self.storage_options)
+        self.not_regular = []
+        self.files = expand_inputs(self.inputs, self.storage_options, self.not_regular)
+        for path in self.not_regular:
+            logger.warning(f"{path}: skipped, not a regular file (a device, FIFO or socket)")
+        refuse_overlap(self.files, ctx)
+        ctx.inputs_resolved[self.name] = self.files
         self.resolve_columns()
 
     def resolve_columns(self) -> dict:
@@ -106,6 +129,8 @@ class ReadDocuments(Block, BaseReader):
         funnel = Funnel()
         errors = ErrorReport(self, self.report_dir, rank)
         produced = 0
+        if rank == 0 and self.not_regular:
+            funnel.counts["not_regular_files"] += len(self.not_regular)
         try:
             for path in files[rank::world_size]:
                 funnel.counts["files"] += 1
@@ -126,10 +151,11 @@ class ReadDocuments(Block, BaseReader):
         try:
             raw = CountingReader(open_binary(path, self.storage_options))
         except Exception as e:  # noqa: BLE001
-            errors.add(path, f"cannot open ({type(e).__name__}: {e})")
+            errors.add(path, f"cannot open ({type(e).__name__}: {e})", documents=0)
             return
         gz = None
         records_before, truncated_before = counts[DOCS_IN], counts["truncated_records"]
+        documents_before = counts[DOCS_OUT]
         try:
             if fmt == "parquet":
                 documents = self._parquet_documents(raw, path, counts)
@@ -144,7 +170,11 @@ class ReadDocuments(Block, BaseReader):
                 counts[BYTES_OUT] += utf8_len(doc.text)
                 yield doc
             problems = []  # reported as one line per file
+            if gz is not None and gz.leading_garbage:
+                counts["leading_garbage"] += 1
+                problems.append(f"skipped {gz.leading_garbage} bytes of garbage before the first gzip member")
             if gz is not None and gz.corrupt_members:
+                counts["corrupt_gzip_members"] += gz.corrupt_members
                 problems.append(f"corrupt gzip data: skipped {gz.corrupt_members} damaged member(s)")
             if gz is not None and gz.truncated:
                 problems.append("truncated: the gzip stream ends inside a member")
@@ -153,10 +183,13 @@ class ReadDocuments(Block, BaseReader):
             if not problems and fmt == "archive" and counts[DOCS_IN] == records_before:
                 problems.append("empty file" if not raw.bytes_read else "not an archive: no WARC/ARC record found")
             if problems:
-                errors.add(path, "; ".join(problems))
-        except (OSError, EOFError, zlib.error, ValueError) as e:
+                errors.add(path, "; ".join(problems), documents=counts[DOCS_OUT] - documents_before)
+        except CurateError:
+            raise
+        except Exception as e:  # noqa: BLE001 - whatever one file does, it costs that file only
             read_here = counts[DOCS_IN] - records_before
-            errors.add(path, f"stopped reading after {read_here} records ({type(e).__name__}: {e})")
+            errors.add(path, f"stopped reading after {read_here} records ({type(e).__name__}: {e})",
+                       documents=counts[DOCS_OUT] - documents_before)
         finally:
             counts[BYTES_IN] += raw.bytes_read
             raw.close()
@@ -168,7 +201,7 @@ class ReadDocuments(Block, BaseReader):
                 counts[DOCS_IN] += 1
                 if record.truncated:
                     counts["truncated_records"] += 1
-                result = self._record_to_document(record, path)
+                result = self._record_to_document(record, path, counts)
                 if isinstance(result, str):
                     counts[SKIPPED + result] += 1
                 else:
@@ -177,7 +210,7 @@ class ReadDocuments(Block, BaseReader):
             for event, n in parser.events.items():
                 counts[event] += n
 
-    def _record_to_document(self, record: ArchiveRecord, path: str) -> Document | str:
+    def _record_to_document(self, record: ArchiveRecord, path: str, counts) -> Document | str:
         """A Document, or the reason the record is skipped."""
         if record.rec_type not in ("response", "conversion", "resource"):
             return f"record_type:{record.rec_type}"
@@ -208,7 +241,9 @@ class ReadDocuments(Block, BaseReader):
                 return f"not_html:{mime or 'unknown'}"
         if b"\x00" in body[:4096]:
             return "binary_payload"
-        text, _ = payload.decode_text(body, payload.declared_charset(content_type, body))
+        text, how = payload.decode_text(body, payload.declared_charset(content_type, body))
+        if how == "override":
+            counts["charset_override"] += 1
         return self._document(record, path, text, "html")
 
     def _document(self, record: ArchiveRecord, path: str, text: str, kind: str) -> Document:
@@ -228,7 +263,11 @@ class ReadDocuments(Block, BaseReader):
     def _jsonl_documents(self, stream, path: str, counts, errors: ErrorReport):
         bad_lines = 0
         kept = list(self.columns.items())
-        for line_no, line in enumerate(stream, 1):
+        for line_no, line in enumerate(bounded_lines(stream, self.max_record_bytes), 1):
+            if line is None:  # longer than max_record_bytes: skipped unread
+                counts[DOCS_IN] += 1
+                counts[SKIPPED + "too_large"] += 1
+                continue
             if not line.strip():
                 continue
             counts[DOCS_IN] += 1
@@ -269,6 +308,8 @@ class ReadDocuments(Block, BaseReader):
                 counts[DOCS_IN] += 1
                 doc = self._row_document(row, path, index)
                 index += 1
+                if not isinstance(doc, str) and len(doc.text) > self.max_record_bytes:
+                    doc = "too_large"
                 if isinstance(doc, str):
                     counts[SKIPPED + doc] += 1
                     continue

@@ -97,10 +97,14 @@ HELP = {
     "backoff_max": "longest retry wait in seconds (default 30)",
 }
 
+# how the endpoint is reached, not what it answers: a resumed run may change these
+OPERATIONAL = {"base_url", "api_key_env", "request_timeout", "concurrency", "max_retries", "price_prompt_per_m",
+               "price_completion_per_m", "backoff_base", "backoff_max"}
+
 # A pipeline's Settings can inherit these: every LLMConfig field, optional (not given: the
 # CURATE_LLM_<KEY> environment variable, else LLMConfig's default)
 LLMSettings = dataclasses.make_dataclass("LLMSettings", [
     (f.name, typing.get_type_hints(LLMConfig)[f.name] | None,
-     setting(None, HELP[f.name] + f" (or ${ENV_PREFIX}{f.name.upper()})"))
+     setting(None, HELP[f.name] + f" (or ${ENV_PREFIX}{f.name.upper()})", operational=f.name in OPERATIONAL))
     for f in fields(LLMConfig)])
 LLMSettings.__module__ = __name__

@@ -16,7 +16,9 @@ from curate.files import files_in
 from curate.step import BYTES_IN, BYTES_OUT, CPU_S, DOCS_IN, DOCS_OUT, DROPPED, SKIPPED, contract
 
 # reader counters that mean damage or unreadable input: printed with the funnel
-NOTABLE = ("file_errors", "resync", "bad_content_length", "content_length_mismatch", "truncated_records")
+NOTABLE = ("file_errors", "resync", "bad_content_length", "content_length_mismatch", "truncated_records",
+           "cut_at_next_record", "corrupt_gzip_members", "leading_garbage", "bad_values", "too_large_lines",
+           "charset_override", "not_regular_files")
 
 
 def _total(stats: dict, key: str) -> float:

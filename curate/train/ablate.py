@@ -148,7 +148,8 @@ def run_pipeline_variant(name: str, spec: Pipeline, out: str) -> str:
         else:
             inputs.append(uri)
     ctx = RunContext(output=folder, inputs=inputs, tasks=spec.tasks, workers=spec.workers)
-    funnel = run(spec.file, ctx, spec.settings, leave_out=tuple(spec.leave_out)).funnel
+    # overwrite: a variant folder is recomputed when the config changed, resumed when it did not
+    funnel = run(spec.file, ctx, spec.settings, leave_out=tuple(spec.leave_out), overwrite=True).funnel
     log(f"variant {name}: funnel\n{format_funnel(funnel)}")
     if funnel["tasks_reported"] < funnel["tasks"]:
         raise CurateError(f"variant {name}: {spec.file} did not complete ({funnel['tasks_reported']} of "

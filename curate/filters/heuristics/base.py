@@ -21,13 +21,18 @@ class HeuristicFilter(CurateStep):
     """A rule set. Its name (e.g. "gopher_quality", or one given with name=) prefixes its columns
     and drop reasons, so two instances with different thresholds can run side by side."""
 
-    def __init__(self, annotate_only: bool = False, default_language: str = "en", name: str | None = None):
+    def __init__(self, annotate_only: bool = False, default_language: str = "en", name: str | None = None,
+                 max_chars: int = 10_000_000):
         """annotate_only: keep every document, only write the columns.
         default_language: the language of documents without metadata['language'] (set by
-        LanguageFilter); datatrove's filters assume English."""
+        LanguageFilter); datatrove's filters assume English.
+        max_chars: longer documents are dropped as `<name>:too_large` (even with annotate_only)
+        before any feature is computed: the shared features take ~25 bytes of memory per
+        character, so this bounds what one document can cost."""
         super().__init__(name)
         self.annotate_only = annotate_only
         self.default_language = default_language
+        self.max_chars = rule_argument(self, "max_chars", max_chars)
         self.columns = {f"{self.name}_{stat}": dtype for stat, dtype in self.stat_types().items()}
         self.columns[f"{self.name}_failed"] = pa.string()
 
@@ -40,6 +45,8 @@ class HeuristicFilter(CurateStep):
         raise NotImplementedError
 
     def process(self, doc: Document) -> str | None:
+        if self.max_chars is not None and len(doc.text) > self.max_chars:
+            return f"{self.name}:too_large"
         stats, failed = self.evaluate(features_of(doc, self.default_language))
         meta = doc.metadata
         prefix = self.name

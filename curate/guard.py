@@ -1,0 +1,209 @@
+"""What keeps an output folder true to the run that wrote it.
+
+- Identity: OUTPUT.curate/run.json records what a run is (the pipeline file's content, its
+  settings, the inputs as resolved, --tasks, --limit, --removed, steps left out, curate's version).
+  A rerun with the same identity resumes; any difference is refused in one line that says what
+  differs, unless --overwrite starts clean.
+- Ownership: a folder that holds files but no run folder is not curate's, and is never written
+  to, with --overwrite or without.
+- One run at a time: OUTPUT.curate/lock names the run (pid, host) that holds the folder; a lock
+  whose process is gone from this host is taken over.
+- A run stopped by SIGTERM or SIGINT ends as an exception, so executors terminate their workers and
+  helpers and writers drop what they had not finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import threading
+import time
+
+from curate import __version__
+from curate.errors import CurateError
+from curate.settings import identifying
+
+IDENTITY = "run.json"
+LOCK = "lock"
+
+
+def identity(pipeline_path: str, settings, ctx, leave_out) -> dict:
+    """What makes the run this run (ctx.inputs_resolved: what the readers listed in prepare)."""
+    with open(pipeline_path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    return {"pipeline": {"file": os.path.abspath(pipeline_path), "sha256": digest},
+            "settings": identifying(settings),
+            "inputs": {name: files for name, files in sorted(ctx.inputs_resolved.items())},
+            "tasks": ctx.tasks, "limit": ctx.limit, "removed": ctx.removed, "leave_out": sorted(leave_out),
+            "curate": __version__}
+
+
+def claim(ctx, wanted: dict, overwrite: bool) -> dict:
+    """Make the output folder this run's: new, resumed (same identity) or, with overwrite, cleared.
+    Returns the recorded state (identity plus what the run noted, e.g. staging removed)."""
+    output, run_dir = ctx.output, ctx.run_dir
+    recorded_path = os.path.join(run_dir, IDENTITY)
+    recorded = _read_json(recorded_path)
+    has_files = os.path.isdir(output) and any(os.scandir(output))
+    if recorded is None and (has_files or _has_files(run_dir, ignore={LOCK})):
+        raise CurateError(f"{output}: holds files but no record of the curate run that wrote them "
+                          f"({recorded_path}): choose a new or empty --output")
+    if recorded is not None and recorded.get("identity") != wanted:
+        if not overwrite:
+            raise CurateError(f"{output} was written by a different run ({differences(recorded.get('identity') or {}, wanted)}): "
+                              "rerun with --overwrite to start clean, or choose another --output")
+        clear(ctx)
+        recorded = None
+    if recorded is None:
+        recorded = {"identity": wanted}
+        os.makedirs(run_dir, exist_ok=True)
+        save(ctx, recorded)
+    return recorded
+
+
+def save(ctx, state: dict) -> None:
+    _write_json(os.path.join(ctx.run_dir, IDENTITY), state)
+
+
+def clear(ctx) -> None:
+    """Remove what an earlier run left: the output's shards and the run folder (not the lock)."""
+    for entry in os.scandir(ctx.output) if os.path.isdir(ctx.output) else ():
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+    for entry in os.scandir(ctx.run_dir) if os.path.isdir(ctx.run_dir) else ():
+        if entry.name == LOCK:
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+
+
+def differences(old: dict, new: dict, prefix: str = "") -> str:
+    """'tasks 2 -> 4, settings.quality_top none -> 0.5, ...' (the first few)."""
+    found = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            found.append(differences(a, b, f"{prefix}{key}."))
+        elif isinstance(a, list) and isinstance(b, list) and len(a) + len(b) > 4:
+            found.append(f"{prefix}{key}: {len(set(map(str, b)) - set(map(str, a)))} added, "
+                         f"{len(set(map(str, a)) - set(map(str, b)))} gone")
+        else:
+            found.append(f"{prefix}{key} {_short(a)} -> {_short(b)}")
+    return ", ".join(part for part in found if part)
+
+
+def _short(value) -> str:
+    text = "none" if value is None else str(value)
+    return text if len(text) <= 60 else text[:28] + "..." + text[-28:]
+
+
+@contextlib.contextmanager
+def locked(run_dir: str):
+    """Hold OUTPUT.curate/lock for the run; another live run on it is refused."""
+    os.makedirs(run_dir, exist_ok=True)
+    path = os.path.join(run_dir, LOCK)
+    mine = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _read_json(path) or {}
+            if holder.get("host") == mine["host"] and not _alive(holder.get("pid")):
+                os.unlink(path)  # a run that was killed: its lock is stale
+                continue
+            raise CurateError(f"another curate run (pid {holder.get('pid')} on {holder.get('host')}, since "
+                              f"{holder.get('started')}) is using {os.path.dirname(path)}; if it is gone, "
+                              f"delete {path}") from None
+        with os.fdopen(fd, "w") as f:
+            json.dump(mine, f)
+        break
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            if (_read_json(path) or {}).get("pid") == mine["pid"]:
+                os.unlink(path)
+
+
+class Interrupted(CurateError):
+    """SIGTERM or SIGINT stopped the run."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(f"interrupted by {signal.Signals(signum).name}: nothing half-written is left where "
+                         "readers look; rerun the same command to resume")
+
+
+@contextlib.contextmanager
+def stopped_by_signals():
+    """SIGTERM (what kill, schedulers and docker stop send) and SIGINT end the run as an exception:
+    executors terminate their workers and shut their helpers down on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def refuse_overlap(inputs: list[str], ctx) -> None:
+    """An output equal to or inside an input, or an input inside the output or its run folder,
+    would read what the run writes (or write over what it reads)."""
+    written = [os.path.realpath(ctx.output), os.path.realpath(ctx.run_dir)]
+    for uri in inputs:
+        if "://" in uri and not uri.startswith("file://"):
+            continue
+        path = os.path.realpath(uri.removeprefix("file://"))
+        for out in written:
+            if path == out or out.startswith(path + os.sep) or path.startswith(out + os.sep):
+                raise CurateError(f"--output {ctx.output} overlaps the input {uri}: the run would read what it "
+                                  "writes; choose an output outside the inputs")
+
+
+def _alive(pid) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError as e:
+        return e.errno == errno.EPERM
+    return True
+
+
+def _has_files(folder: str, ignore=frozenset()) -> bool:
+    return os.path.isdir(folder) and any(entry.name not in ignore for entry in os.scandir(folder))
+
+
+def _read_json(path: str) -> dict | None:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_json(path: str, data: dict) -> None:
+    with open(path + ".tmp", "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)
