@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     from curate.llm.cli import add_parser as add_llm_parser
 
     add_llm_parser(sub)  # curate llm-serve MODEL.gguf
+    from curate.report.cli import add_parser as add_report_parsers
+
+    add_report_parsers(sub)  # curate report OUT --html FILE; curate sql OUT QUERY
     args = parser.parse_args(argv)
     from curate.log import configure_logging
 
@@ -114,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + e.signum
     except CurateError as e:
         print(f"curate: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the driver's own files: a full disk, a read-only folder
+        print(f"curate: error: {e.filename + ': ' if e.filename else ''}{e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("curate: interrupted", file=sys.stderr)

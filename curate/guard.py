@@ -68,7 +68,7 @@ def claim(ctx, wanted: dict, overwrite: bool) -> dict:
 
 
 def save(ctx, state: dict) -> None:
-    _write_json(os.path.join(ctx.run_dir, IDENTITY), state)
+    write_json(os.path.join(ctx.run_dir, IDENTITY), state)
 
 
 def clear(ctx) -> None:
@@ -112,7 +112,10 @@ def _short(value) -> str:
 @contextlib.contextmanager
 def locked(run_dir: str):
     """Hold OUTPUT.curate/lock for the run; another live run on it is refused."""
-    os.makedirs(run_dir, exist_ok=True)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+    except OSError as e:
+        raise CurateError(f"cannot create {run_dir}: {e.strerror}") from None
     path = os.path.join(run_dir, LOCK)
     mine = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     for _ in range(2):
@@ -203,7 +206,7 @@ def _read_json(path: str) -> dict | None:
         return {}
 
 
-def _write_json(path: str, data: dict) -> None:
+def write_json(path: str, data) -> None:
     with open(path + ".tmp", "w") as f:
         json.dump(data, f, indent=2, sort_keys=True)
     os.replace(path + ".tmp", path)

@@ -12,24 +12,22 @@ shows the progress snapshots, the funnel and the reports.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import shutil
-import sys
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Callable
 
 from curate.errors import CurateError
 from curate.executor import make_executor
-from curate.guard import claim, identity, locked, save, stopped_by_signals
 from curate.executor.task import failed_task
+from curate.guard import claim, identity, locked, save, stopped_by_signals, write_json
 from curate.progress import Snapshot, Ticker
 from curate.report.funnel import collect_errors, collect_stage, run_funnel, write_funnel
 from curate.settings import make_settings, settings_class
 from curate.step import STAGING, Block, RunContext, Stage, contract
+from curate.userfile import load_python_file
 
 
 @dataclass
@@ -76,6 +74,7 @@ def run(path: str, ctx: RunContext, settings: dict | None = None, leave_out: tup
     with locked(ctx.run_dir), stopped_by_signals():
         state = claim(ctx, wanted, overwrite)
         make_folder(ctx.output)
+        write_json(os.path.join(ctx.run_dir, "blocks.json"), describe(blocks))
         if state.pop("staging_removed", False) and not all(done(ctx, n, s) for n, s in enumerate(stages, 1)):
             forget_stages(ctx, 1)  # the staging later stages need is gone: everything runs again
         save(ctx, state)
@@ -100,7 +99,7 @@ def run_stages(ctx: RunContext, stages: list[StagePlan], module: ModuleType, pro
         ran = not done(ctx, number, stage)
         with ticker.stage(number, stage_label(stage), tasks, os.path.join(logs, "completions")) if ticker \
                 else contextlib.nullcontext():
-            execute(executor, logs)
+            execute(executor, logs, ctx.output)
         if ran:
             forget_stages(ctx, number + 1)  # their inputs changed: never skip them as "completed"
         results.append(collect_stage(logs, stage.steps, tasks))
@@ -163,19 +162,7 @@ def check_context(ctx: RunContext) -> None:
 
 
 def load_pipeline_file(path: str) -> ModuleType:
-    file = Path(path)
-    if not file.is_file():
-        raise CurateError(f"{path}: no such pipeline file")
-    name = f"curate_pipeline_{file.stem}"
-    spec = importlib.util.spec_from_file_location(name, file)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # forked local workers then find classes defined in the file
-    try:
-        spec.loader.exec_module(module)
-    except CurateError:
-        raise
-    except Exception as e:
-        raise CurateError(f"{path}: failed to load ({type(e).__name__}: {e})") from e
+    module = load_python_file(path, "pipeline")
     if not callable(vars(module).get("build")):
         raise CurateError(f"{path}: a pipeline file must define build(run) returning a list of steps")
     return module
@@ -237,14 +224,21 @@ def prepare(stages: list[StagePlan], ctx: RunContext, path: str) -> list[Block]:
     return blocks
 
 
+def describe(blocks: list[Block]) -> list[dict]:
+    """What `curate report` needs to know of the blocks (OUTPUT.curate/blocks.json)."""
+    return [{"name": b.name, "internal": b.internal, "columns": {k: str(v) for k, v in b.columns.items()},
+             "thresholds": [list(t) for t in b.thresholds()]} for b in blocks]
+
+
 def stage_label(stage: StagePlan) -> str:
     blocks = [contract(step) for step in stage.steps]
     shown = [block.name for block in blocks if not block.internal] or [block.name for block in blocks]
     return shown[0] if len(shown) == 1 else f"{shown[0]} .. {shown[-1]}"
 
 
-def execute(executor, logs: str) -> None:
-    """Run a stage's executor; a task's failure becomes one line naming the task and its log."""
+def execute(executor, logs: str, output: str) -> None:
+    """Run a stage's executor; a task's failure becomes one line naming the task and its log (an
+    OS error: the path, e.g. a full disk)."""
     try:
         executor.run()
     except CurateError:
@@ -252,5 +246,7 @@ def execute(executor, logs: str) -> None:
     except Exception as e:
         rank = failed_task(e)
         where = f"task {rank}" if rank is not None else "a task"
+        if isinstance(e, OSError) and e.strerror:
+            raise CurateError(f"{where} failed: {e.strerror}: {e.filename or f'writing {output} or {logs}'}") from e
         log = os.path.join(logs, "logs", f"task_{rank:05d}.log") if rank is not None else os.path.join(logs, "logs")
         raise CurateError(f"{where} failed ({type(e).__name__}: {e}); traceback in {log}") from e

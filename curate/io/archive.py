@@ -23,6 +23,7 @@ from typing import BinaryIO, Iterator
 _ARC_DATE = re.compile(rb"^\d{14}$")
 _SKIP_CHUNK = 1 << 20
 _VERSION_LINE = re.compile(rb"\nWARC/(?:1\.[01]|0\.1[78])\r?\n")
+_VERSION_AT_END = re.compile(rb"WARC/(?:1\.[01]|0\.1[78])\r?\n\Z")  # a version line glued to garbage
 _RECORD_HEADER = re.compile(rb"(?im)^WARC-(?:Type|Record-ID|Date|Target-URI|Content-Length):")
 _LOOKAHEAD = 2048  # bytes after a version line in which its record's own headers must show
 
@@ -48,6 +49,8 @@ class ArchiveRecord:
     content_length: int
     is_arc: bool = False
     truncated: bool = False  # the file ended inside this record
+    # problems: "cut_at_next_record" (the declared length ran past the next record header: the block
+    # ends there), "content_length_mismatch" (it ended before the next header: the block runs to it)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -67,32 +70,43 @@ class ArchiveRecord:
 
 
 class _Lines:
-    """readline/read over a binary stream, with push-back of any bytes."""
+    """readline/read over a binary stream, with push-back of any bytes. Pushed-back bytes are read
+    from an offset, never copied per line (after a cut, megabytes may wait there)."""
 
     def __init__(self, stream: BinaryIO):
         self.stream = stream
-        self.pushed: bytes | None = None
+        self._buf, self._at = b"", 0
 
     def readline(self, limit: int = 1 << 16) -> bytes:
-        if self.pushed is not None:
-            end = self.pushed.find(b"\n", 0, limit)
-            if end >= 0 or len(self.pushed) >= limit:
-                cut = end + 1 if end >= 0 else limit
-                line, self.pushed = self.pushed[:cut], (self.pushed[cut:] or None)
-                return line
-            head, self.pushed = self.pushed, None
+        buf, at = self._buf, self._at
+        if at < len(buf):
+            end = buf.find(b"\n", at, at + limit)
+            if end >= 0 or len(buf) - at >= limit:
+                stop = end + 1 if end >= 0 else at + limit
+                self._at = stop
+                return buf[at:stop]
+            head = buf[at:]
+            self._buf, self._at = b"", 0
             return head + self.stream.readline(limit - len(head))
         return self.stream.readline(limit)
 
     def push(self, data: bytes) -> None:
-        if data:
-            self.pushed = data + (self.pushed or b"")
+        if not data:
+            return
+        at = self._at
+        if at >= len(data) and self._buf[at - len(data):at] == data:
+            self._at = at - len(data)  # the bytes just read from the buffer: step back
+        else:
+            self._buf, self._at = data + self._buf[at:], 0
 
     def read(self, n: int) -> bytes:
         head = b""
-        if self.pushed is not None:
-            head, self.pushed = self.pushed[:n], (self.pushed[n:] or None)
+        if self._at < len(self._buf):
+            head = self._buf[self._at:self._at + n]
+            self._at += len(head)
             n -= len(head)
+            if self._at >= len(self._buf):
+                self._buf, self._at = b"", 0
         return head + (self.stream.read(n) if n > 0 else b"")
 
     def skip(self, n: int) -> int:
@@ -150,7 +164,7 @@ class ArchiveParser:
                 record = self._read_arc(line, arc)
             else:
                 self.events["resync"] += 1
-                if not self._resync():
+                if not self._resync(line):
                     return
                 continue
             if record is not None:
@@ -162,9 +176,16 @@ class ArchiveParser:
             if not line or line.strip():
                 return line
 
-    def _resync(self) -> bool:
-        """Skip to the next line that starts a record; False at end of stream."""
+    def _resync(self, line: bytes) -> bool:
+        """Skip from `line`, which starts no record, to the next line that does, or to the WARC
+        version line that garbage without a line break of its own runs into; False at end of stream."""
+        tail = b""  # the end of a line longer than readline's limit, where a version line may start
         while True:
+            glued = _VERSION_AT_END.search(tail + line)
+            if glued:
+                self.lines.push((tail + line)[glued.start():])
+                return True
+            tail = b"" if line.endswith(b"\n") else line[-16:]
             line = self.lines.readline()
             if not line:
                 return False
@@ -187,11 +208,12 @@ class ArchiveParser:
                 last = name.strip().lower()
                 headers[last] = value.strip()
 
-    def _read_content(self, length: int) -> tuple[bytes | None, bool]:
+    def _read_content(self, length: int) -> tuple[bytes | None, bool, bool]:
         """Read or skip `length` bytes, but never past the next record header in them; returns
-        (content, or None if skipped as too large, truncated or cut short)."""
+        (content, or None if skipped as too large; truncated: the stream ended first; cut short at
+        the next record header)."""
         if length > self.max_content_bytes:
-            return None, self._skip(length)
+            return None, *self._skip(length)
         content = self.lines.read(length)
         lookahead = self.lines.read(_LOOKAHEAD)  # a header right at the end needs its next lines
         self.lines.push(lookahead)
@@ -199,16 +221,22 @@ class ArchiveParser:
         if cut is not None and cut < len(content):
             self.events["cut_at_next_record"] += 1
             self.lines.push(content[cut:])
-            return content[:cut], True
-        return content, len(content) < length
+            block = content[:cut]
+            for separator in (b"\r\n\r\n", b"\n\n"):  # the blank lines that end every record are not its block
+                if block.endswith(separator):
+                    block = block[:-len(separator)]
+                    break
+            return block, False, True
+        return content, len(content) < length, False
 
-    def _skip(self, length: int) -> bool:
-        """Skip a record too large to keep, stopping at the next record header; True if cut short."""
+    def _skip(self, length: int) -> tuple[bool, bool]:
+        """Skip a record too large to keep, stopping at the next record header; returns (truncated:
+        the stream ended first, cut short at the next record header)."""
         skipped, tail = 0, b""
         while skipped < length:
             chunk = self.lines.read(min(_SKIP_CHUNK, length - skipped))
             if not chunk:
-                return True
+                return True, False
             window = tail + chunk
             lookahead = self.lines.read(_LOOKAHEAD)
             self.lines.push(lookahead)
@@ -216,10 +244,10 @@ class ArchiveParser:
             if cut is not None and cut < len(window):
                 self.events["cut_at_next_record"] += 1
                 self.lines.push(window[cut:])
-                return True
+                return False, True
             skipped += len(chunk)
             tail = window[-64:]  # a version line may straddle two chunks
-        return False
+        return False, False
 
     def _read_warc(self, version_line: bytes) -> ArchiveRecord | None:
         headers = self._read_headers()
@@ -229,9 +257,11 @@ class ArchiveParser:
             self.events["bad_content_length"] += 1
             return None
         rec_type = headers.get("warc-type", "unknown").lower()
-        content, truncated = self._read_content(length)
+        content, truncated, cut = self._read_content(length)
         record = ArchiveRecord(rec_type, headers, content, length, truncated=truncated)
-        if content is not None and not truncated:
+        if cut:
+            record.problems.append("cut_at_next_record")
+        elif content is not None and not truncated:
             self._extend_on_length_mismatch(record)
         return record
 
@@ -265,6 +295,7 @@ class ArchiveParser:
     def _read_arc(self, line: bytes, headers: dict[str, str]) -> ArchiveRecord:
         length = int(headers["content-length"])
         is_filedesc = headers["warc-target-uri"].startswith("filedesc:")
-        content, truncated = self._read_content(length)
+        content, truncated, cut = self._read_content(length)
         rec_type = "warcinfo" if is_filedesc else "response"
-        return ArchiveRecord(rec_type, headers, content, length, is_arc=True, truncated=truncated)
+        return ArchiveRecord(rec_type, headers, content, length, is_arc=True, truncated=truncated,
+                             problems=["cut_at_next_record"] if cut else [])

@@ -11,7 +11,6 @@ counted (`bad_values`).
 from __future__ import annotations
 
 import copy
-import io
 import json
 from itertools import islice
 
@@ -80,14 +79,14 @@ def _jsonl_schema(path: str, storage_options: dict) -> pa.Schema:
     try:
         with open_binary(path, storage_options) as raw:
             stream, _ = decompressed(raw, path)
-            text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace")
             budget = SAMPLE_BYTES
-            for line in islice(text, SAMPLE_LINES):
-                budget -= len(line)
-                if budget < 0:
+            for _ in range(SAMPLE_LINES):
+                line = stream.readline(budget + 1)  # never more than the budget: a 2 GiB line is not read
+                if not line or len(line) > budget:
                     break
+                budget -= len(line)
                 try:
-                    row = json.loads(line)
+                    row = json.loads(line.decode("utf-8", "replace"))
                 except (ValueError, RecursionError):
                     continue
                 if isinstance(row, dict):

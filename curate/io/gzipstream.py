@@ -31,6 +31,7 @@ class ResilientGzipReader(io.RawIOBase):
         self._dec = None
         self._eof = False
         self._skipping_bad = False  # the bytes up to the next header belong to a counted member
+        self._member_out = False  # the current member has handed out decompressed bytes
 
     def readable(self) -> bool:
         return True
@@ -66,15 +67,22 @@ class ResilientGzipReader(io.RawIOBase):
                 self._skipping_bad = False
                 self._pending = self._pending[start:]
                 self._dec = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._member_out = False
             data, self._pending = self._pending, b""
             try:
                 self._out, self._pos = self._dec.decompress(data), 0
+                self._member_out = self._member_out or bool(self._out)
             except zlib.error:
                 # resynchronise after this member's header
                 self.corrupt_members += 1
                 self._skipping_bad = True
                 self._dec = None
                 self._pending = data[1:]
+                if self._member_out:
+                    # the part of this member handed out already ends mid-line: end the line, so the
+                    # record header (or JSON line) the next member starts with starts a line, where
+                    # the archive parser cuts the damaged record (else the next record is swallowed)
+                    self._out, self._pos, self._member_out = b"\r\n", 0, False
                 continue
             if self._dec.eof:
                 self._pending = self._dec.unused_data

@@ -7,6 +7,7 @@ directory contributes the files with a known crawl/text extension, recursively.
 from __future__ import annotations
 
 import io
+import json
 import os
 import stat
 from typing import BinaryIO
@@ -88,10 +89,15 @@ def _expand_one(uri: str, storage_options: dict, skipped: list) -> list[str]:
         elif protocol == "file" and os.path.exists(path):
             raise InputError(f"{uri}: not a regular file (a device, FIFO or socket)")
         elif any(ch in path for ch in "*?["):
-            found = [p for p in fs.glob(path) if fs.isfile(p)]
-            if protocol == "file":
-                skipped += [p for p in found if not _regular(p)]
-                found = [p for p in found if _regular(p)]
+            if protocol == "file":  # (fs.isfile is False for a FIFO: it would vanish unlisted)
+                found = [p for p in fs.glob(path) if not os.path.isdir(p)]
+                irregular = [p for p in found if not _regular(p)]
+                skipped += irregular
+                found = [p for p in found if p not in irregular]
+                if irregular and not found:
+                    raise InputError(f"{uri}: matches only what is not a regular file (a device, FIFO or socket)")
+            else:
+                found = [p for p in fs.glob(path) if fs.isfile(p)]
         else:
             found = []
     except InputError:
@@ -172,7 +178,20 @@ def _gzip_after_garbage(head: bytes) -> bool:
     if start <= 0:
         return False
     text = head[:start]
-    return b"WARC/" not in text and b"filedesc:" not in text and b"\n{" not in text and not text.startswith(b"{")
+    return b"WARC/" not in text and b"filedesc:" not in text and not text.startswith(b"{") and not _json_lines(text)
+
+
+def _json_lines(text: bytes) -> bool:
+    """Whether a whole line of `text` is a JSON object: JSON lines, not garbage. (A line that only
+    starts with "{" is no sign: binary garbage holds about one per 64 KiB.)"""
+    for line in text.split(b"\n")[:-1]:  # the last piece runs into the gzip member
+        if line.lstrip().startswith(b"{"):
+            try:
+                if isinstance(json.loads(line), dict):
+                    return True
+            except (ValueError, RecursionError):
+                pass
+    return False
 
 
 class _ReadOnly(io.RawIOBase):

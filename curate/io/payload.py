@@ -3,6 +3,7 @@ media type and character set."""
 
 from __future__ import annotations
 
+import codecs
 import re
 import zlib
 
@@ -104,6 +105,13 @@ def declared_charset(content_type: str | None, body: bytes) -> str | None:
 
 # single-byte charsets decode any bytes, so a page that lies about one never fails to decode
 _ACCEPTS_ANY_BYTES = re.compile(r"(iso[-_ ]?8859|latin|windows-125|cp125|cp1252|ascii|us-ascii|koi8)", re.I)
+# the labels that mean windows-1252 on the web (WHATWG Encoding Standard): a page labelled ISO-8859-1
+# or ASCII is decoded as windows-1252 by every browser, so 0x80-0x9F are “ ” ’ – € ..., not C1 controls
+_WINDOWS_1252_LABELS = frozenset({
+    "ansi_x3.4-1968", "ascii", "cp1252", "cp819", "csisolatin1", "ibm819", "iso-8859-1", "iso-ir-100", "iso8859-1",
+    "iso88591", "iso_8859-1", "iso_8859-1:1987", "l1", "latin1", "us-ascii", "windows-1252", "x-cp1252"})
+# the five bytes windows-1252 leaves undefined are the C1 controls of the same value (WHATWG)
+codecs.register_error("curate-c1", lambda e: (e.object[e.start:e.end].decode("latin-1"), e.end))
 
 
 def decode_text(body: bytes, declared: str | None) -> tuple[str, str]:
@@ -111,7 +119,8 @@ def decode_text(body: bytes, declared: str | None) -> tuple[str, str]:
     mislabelled as Latin-1 are common; UTF-8 that is valid by accident is not), then the
     declared charset, then detection, then UTF-8 with replacement characters. A declared
     single-byte charset is checked against the bytes first: when detection finds a multi-byte
-    one (Shift_JIS labelled ISO-8859-1) that decodes them cleanly, it wins ("override")."""
+    one (Shift_JIS labelled ISO-8859-1) that decodes them cleanly, it wins ("override"). ISO-8859-1
+    and ASCII labels are read as windows-1252, as browsers read them."""
     try:
         return body.decode("utf-8").lstrip("\ufeff"), "utf-8"
     except UnicodeDecodeError:
@@ -125,6 +134,8 @@ def decode_text(body: bytes, declared: str | None) -> tuple[str, str]:
                 return body.decode(detected), "override"
             except (UnicodeDecodeError, LookupError):
                 pass
+    if declared and declared.strip().lower() in _WINDOWS_1252_LABELS:
+        return body.decode("cp1252", "curate-c1"), "declared"
     if declared:
         try:
             return body.decode(declared), "declared"

@@ -10,8 +10,6 @@ reported in one line each and the run goes on with the next file.
 from __future__ import annotations
 
 import json
-import os
-import zlib
 
 from datatrove.data import Document
 from datatrove.pipeline.readers.base import BaseReader
@@ -155,6 +153,7 @@ class ReadDocuments(Block, BaseReader):
             return
         gz = None
         records_before, truncated_before = counts[DOCS_IN], counts["truncated_records"]
+        cut_before = counts["cut_at_next_record"]
         documents_before = counts[DOCS_OUT]
         try:
             if fmt == "parquet":
@@ -180,6 +179,9 @@ class ReadDocuments(Block, BaseReader):
                 problems.append("truncated: the gzip stream ends inside a member")
             elif counts["truncated_records"] > truncated_before:
                 problems.append("truncated: the file ends inside a record")
+            if counts["cut_at_next_record"] > cut_before:
+                problems.append(f"{counts['cut_at_next_record'] - cut_before} record(s) cut short at the next record "
+                                "header (a declared length ran past it)")
             if not problems and fmt == "archive" and counts[DOCS_IN] == records_before:
                 problems.append("empty file" if not raw.bytes_read else "not an archive: no WARC/ARC record found")
             if problems:

@@ -4,15 +4,14 @@ and a model. Written as a small Python file (`build(settings)` returning an `Abl
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from curate.errors import CurateError
 from curate.settings import make_settings, settings_class
+from curate.userfile import load_python_file
 
 
 @dataclass
@@ -112,15 +111,7 @@ def load_ablation(path: str, settings: dict | None = None) -> Ablation:
         return _from_toml(file).check(path)
     if file.suffix != ".py":
         raise CurateError(f"{path}: an ablation config is a .py or .toml file")
-    spec = importlib.util.spec_from_file_location(f"curate_ablation_{file.stem}", file)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses defined in the file look their module up
-    try:
-        spec.loader.exec_module(module)
-    except CurateError:
-        raise
-    except Exception as e:
-        raise CurateError(f"{path}: failed to load ({type(e).__name__}: {e})") from e
+    module = load_python_file(path, "ablation")
     typed = make_settings(settings_class(module), dict(settings or {}), path)
     build = vars(module).get("build")
     try:
