@@ -9,6 +9,7 @@ executors. Beyond that, a block talks to `curate run` (curate/run.py) through ex
     columns   the columns it adds to every document (name -> pyarrow type), final after prepare()
     internal  True for machinery serving another block (dedup's hashing, staging and clustering):
               no funnel row of its own; its CPU seconds count in the next block's row
+    thresholds()  the columns it filters on and the values, for `curate report`
     prepare(ctx)  driver side, once per run before any task, in pipeline order
     report(ctx)   driver side, after the run: a summary for the console, or None
 
@@ -108,6 +109,11 @@ class Block:
     def report(self, ctx: RunContext) -> str | None:
         """Once per run in the driver, after the last stage: a summary to print, or None."""
         return None
+
+    def thresholds(self) -> list[tuple[str, str, float]]:
+        """The columns this block filters on: (column, ">=" or "<=", value), a document being kept
+        when `column op value` (`curate report` marks them and lets a reader try others)."""
+        return []
 
     def set_name(self, name: str | None) -> None:
         if name is None:

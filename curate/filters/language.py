@@ -78,6 +78,9 @@ class LanguageFilter(CurateStep):
         state["_model"] = None
         return state
 
+    def thresholds(self) -> list:
+        return [("language_score", ">=", self.threshold)]
+
     def predict(self, text: str) -> tuple[str, float]:
         labels, scores = self._model.predict(text[: self.max_chars].replace("\n", " "))
         return labels[0].removeprefix("__label__"), float(min(scores[0], 1.0))

@@ -67,6 +67,10 @@ class QualityClassifier(CurateStep):
         if self._model is None:
             self._model = QualityModel(self.model_path, self.positive_label)
 
+    def thresholds(self) -> list:
+        # with top_fraction each task estimates its own threshold: funnel "top_fraction.threshold"
+        return [(self.column, ">=", self.threshold)] if self.threshold is not None else []
+
     def score(self, text: str) -> float:
         return self._model.score(text)
 

@@ -40,6 +40,13 @@ class HeuristicFilter(CurateStep):
         """Statistic name -> pyarrow type (the columns, without the name prefix)."""
         raise NotImplementedError
 
+    def rules(self) -> list[tuple[str, str, float | None]]:
+        """(statistic, ">=" or "<=", threshold): what a document must satisfy; None: rule off."""
+        return []
+
+    def thresholds(self) -> list[tuple[str, str, float]]:
+        return [(f"{self.name}_{stat}", op, value) for stat, op, value in self.rules() if value is not None]
+
     def evaluate(self, feats: Features) -> tuple[dict, str | None]:
         """(statistics, name of the first failing rule or None)."""
         raise NotImplementedError

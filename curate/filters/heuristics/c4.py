@@ -46,6 +46,9 @@ class C4Quality(HeuristicFilter):
         self.remove_lines = rule_argument(self, "remove_lines", remove_lines, "switch")
         super().__init__(**kwargs)
 
+    def rules(self) -> list:
+        return [("sentences", ">=", self.min_num_sentences)]
+
     def stat_types(self) -> dict:
         return {"lines": pa.int64(), "kept_lines": pa.int64(), "sentences": pa.int64()}
 

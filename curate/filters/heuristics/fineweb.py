@@ -38,6 +38,10 @@ class FineWebQuality(HeuristicFilter):
         self.new_line_ratio = rule_argument(self, "new_line_ratio", new_line_ratio)
         super().__init__(**kwargs)
 
+    def rules(self) -> list:
+        return [("line_punct_ratio", ">=", self.line_punct_thr), ("short_line_ratio", "<=", self.short_line_thr),
+                ("char_dup_ratio", "<=", self.char_duplicates_ratio), ("list_ratio", "<=", self.new_line_ratio)]
+
     def stat_types(self) -> dict:
         return dict.fromkeys(["line_punct_ratio", "short_line_ratio", "char_dup_ratio", "list_ratio"], pa.float64())
 

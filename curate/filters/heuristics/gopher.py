@@ -53,6 +53,12 @@ class GopherRepetition(HeuristicFilter):
             checked.append((pair[0], rule_argument(self, f"{name} threshold for n={pair[0]}", pair[1])))
         return tuple(checked)
 
+    def rules(self) -> list:
+        return ([("dup_para_frac", "<=", self.dup_para_frac), ("dup_para_char_frac", "<=", self.dup_para_char_frac),
+                 ("dup_line_frac", "<=", self.dup_line_frac), ("dup_line_char_frac", "<=", self.dup_line_char_frac)]
+                + [(f"top_{n}_gram_char_frac", "<=", t) for n, t in self.top_n_grams]
+                + [(f"dup_{n}_gram_char_frac", "<=", t) for n, t in self.dup_n_grams])
+
     def stat_types(self) -> dict:
         names = ["dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac"]
         names += [f"top_{n}_gram_char_frac" for n, _ in self.top_n_grams]
@@ -117,6 +123,15 @@ class GopherQuality(HeuristicFilter):
                               f"got {stop_words!r}")
         self.stop_words = {lang: frozenset(words) for lang, words in (stop_words or STOP_WORDS).items()}
         super().__init__(**kwargs)
+
+    def rules(self) -> list:
+        return [("words", ">=", self.min_doc_words), ("words", "<=", self.max_doc_words),
+                ("mean_word_length", ">=", self.min_avg_word_length),
+                ("mean_word_length", "<=", self.max_avg_word_length),
+                ("hash_ratio", "<=", self.max_symbol_word_ratio), ("ellipsis_ratio", "<=", self.max_symbol_word_ratio),
+                ("bullet_lines_ratio", "<=", self.max_bullet_lines_ratio),
+                ("ellipsis_lines_ratio", "<=", self.max_ellipsis_lines_ratio),
+                ("alpha_words_ratio", ">=", self.max_non_alpha_words_ratio), ("stop_words", ">=", self.min_stop_words)]
 
     def stat_types(self) -> dict:
         return {"words": pa.int64(), "mean_word_length": pa.float64(), "hash_ratio": pa.float64(),

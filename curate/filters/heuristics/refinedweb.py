@@ -43,6 +43,9 @@ class RefinedWebQuality(HeuristicFilter):
         self.max_removed_word_ratio = rule_argument(self, "max_removed_word_ratio", max_removed_word_ratio)
         super().__init__(**kwargs)
 
+    def rules(self) -> list:
+        return [("removed_word_ratio", "<=", self.max_removed_word_ratio)]
+
     def stat_types(self) -> dict:
         return {"uppercase_lines": pa.int64(), "numeric_lines": pa.int64(), "counter_lines": pa.int64(),
                 "short_lines": pa.int64(), "removed_word_ratio": pa.float64()}
