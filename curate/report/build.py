@@ -45,13 +45,13 @@ class Report:
 
 
 def build(paths: list[str], sql: list[str] = (), tokenizer: str | None = None) -> Report:
+    _HAS_VALUES.clear()
     labels = _labels(paths)
     outputs = [find_output(path, label) for path, label in zip(paths, labels)]
     documents = [o for o in outputs if o.shards]
-    con = connect(documents, lengths=False)
     ratio, tokens_note = 1 / BYTES_PER_TOKEN_ESTIMATE, "tokens estimated as UTF-8 bytes / 4"
     if tokenizer and documents:
-        ratio = measured_tokens_per_byte(con, tokenizer)
+        ratio = measured_tokens_per_byte(connect(documents, lengths=False), tokenizer)
         tokens_note = (f"tokens: UTF-8 bytes x {ratio:.4f}, the tokens per byte of {os.path.basename(tokenizer)} "
                        "on a sample of 2,000 documents")
     con = connect(documents, tokens_per_byte=ratio)
@@ -63,6 +63,7 @@ def build(paths: list[str], sql: list[str] = (), tokenizer: str | None = None) -
             panels += _ablation_panels(con, output)
     for query in user_queries(list(sql)):
         panels.append(_panel(con, query, "Your panels"))
+    _add_texts(con, [p for p in panels if p.kind == "documents" and p.rows and "text" not in p.rows[0]])
     overview = _rows(con, "SELECT run, count(*) AS documents, sum(bytes) AS bytes, round(sum(tokens)) AS tokens "
                           "FROM lengths WHERE kept GROUP BY run ORDER BY run") if documents else []
     return Report(outputs, panels, tokens_note, overview)
@@ -79,12 +80,23 @@ def _rows(con, sql: str) -> list[dict]:
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
+_HAS_VALUES: dict = {}
+
+
+def _has_values(con, view: str, column: str) -> bool:
+    """A column that exists and holds a value (curate's core columns exist even when empty)."""
+    key = (id(con), view, column)
+    if key not in _HAS_VALUES:
+        _HAS_VALUES[key] = con.execute(f"SELECT count({quote(column)}) > 0 FROM {view}").fetchall()[0][0]
+    return _HAS_VALUES[key]
+
+
 def _missing(con, needs: list[str]) -> str:
     absent = []
     for need in needs:
         view, _, column = need.partition(".")
         columns = columns_of(con, view)
-        if not columns or (column and column not in columns):
+        if not columns or (column and (column not in columns or not _has_values(con, view, column))):
             absent.append(need)
     if not absent:
         return ""
@@ -157,30 +169,56 @@ def _run_panels(con, outputs: list[Output]) -> list[Panel]:
     removed = columns_of(con, "removed")
     thresholds = _thresholds(outputs)
     panels = [_panel(con, built_in(name), "Funnel") for name in ("funnel", "rule_drop_rates", "reasons")]
+    if len(outputs) > 1:
+        panels.insert(0, _panel(con, built_in("run_overlap"), "Funnel"))
     panels.append(_overlap_panel(con, docs, removed))
     scores = [c for c, kind in docs.items() if kind.split("(")[0] in NUMERIC and c not in ("dup_cluster_size",)]
     for column in sorted(scores, key=lambda c: (c not in MAIN_SCORES, c)):
         panels.append(_histogram_panel(con, column, thresholds.get(column, [])))
     for column in MAIN_SCORES:
         if column in docs:
-            panels.append(_panel(con, built_in("quantile_samples").format(column=quote(column), label=column,
-                                                                           chars=TEXT_CHARS), "Samples"))
+            panels.append(_panel(con, built_in("quantile_samples").format(column=quote(column), label=column),
+                                 "Samples"))
             for op, value in thresholds.get(column, [])[:1]:
                 if column in removed:
                     panels.append(_panel(con, built_in("threshold_neighbours").format(
-                        column=quote(column), label=column, op=op, threshold=repr(float(value)), chars=TEXT_CHARS),
-                        "Samples"))
-    removed_urls = "UNION ALL SELECT run, id, url FROM removed" if "url" in removed else ""
+                        column=quote(column), label=column, op=op, threshold=repr(float(value))), "Samples"))
     panels.append(_panel(con, built_in("removed_samples").format(chars=TEXT_CHARS), "Samples"))
+    removed_pages = "UNION ALL SELECT run, false, tokens, domain FROM removed_measures" if removed else ""
     panels += [_panel(con, built_in("languages"), "Languages and domains"),
                _panel(con, built_in("language_scores"), "Languages and domains"),
-               _panel(con, built_in("domains").format(removed_urls=removed_urls), "Languages and domains"),
+               _panel(con, built_in("domains").format(removed_pages=removed_pages), "Languages and domains"),
                _panel(con, built_in("tlds"), "Languages and domains")]
     panels += [_panel(con, built_in("lengths").format(measure=m), "Lengths") for m in ("chars", "words", "lines")]
+    twins = ("UNION ALL SELECT r.run, 'removed' AS role, t.dup_cluster_size, t.id, r.id FROM top t JOIN "
+             "(SELECT run, id, dup_cluster_id FROM removed QUALIFY row_number() OVER (PARTITION BY run, dup_cluster_id "
+             "ORDER BY hash(id)) <= 2) r ON r.run = t.run AND r.dup_cluster_id = t.id"
+             if "dup_cluster_id" in removed else "")
     panels += [_panel(con, built_in("duplicate_sizes"), "Duplicates"),
-               _panel(con, built_in("largest_clusters").format(chars=TEXT_CHARS), "Duplicates"),
+               _panel(con, built_in("largest_clusters").format(removed_twins=twins), "Duplicates"),
                _panel(con, built_in("errors"), "Funnel")]
     return panels
+
+
+def _add_texts(con, panels: list[Panel]) -> None:
+    """The url and text of every document the document panels show, in one pass over the kept and
+    one over the removed documents (the panels' own queries read no text: a text column is most
+    of the data)."""
+    wanted = sorted({(str(row["run"]), str(row["id"])) for panel in panels for row in panel.rows})
+    if not wanted:
+        return
+    con.register("_wanted", __import__("pyarrow").table({"run": [w[0] for w in wanted], "id": [w[1] for w in wanted]}))
+    sources = ["docs"] + (["removed"] if columns_of(con, "removed") else [])
+    url = {view: "url" if "url" in columns_of(con, view) else "NULL" for view in sources}
+    found = {}
+    for view in sources:
+        for run, doc_id, link, text in con.execute(
+                f"SELECT run, id, {url[view]}, left(text, {TEXT_CHARS}) FROM {view} "
+                "WHERE (run, id) IN (SELECT (run, id) FROM _wanted)").fetchall():
+            found.setdefault((run, doc_id), (link, text))
+    for panel in panels:
+        for row in panel.rows:
+            row["url"], row["text"] = found.get((str(row["run"]), str(row["id"])), (None, None))
 
 
 def _thresholds(outputs: list[Output]) -> dict[str, list[tuple[str, float]]]:
@@ -201,28 +239,25 @@ def _histogram_panel(con, column: str, marks: list[tuple[str, float]]) -> Panel:
         return Panel(section="Scores", title=column, missing="no values")
     for _, value in marks:
         low, high = min(low, value), max(high, value)
-    width = (high - low) / 40 if high > low else 1.0
+    if high <= low:  # one value only
+        high = low + 1
+    width = (high - low) / 40
     panel = _panel(con, built_in("score_histogram").format(column=q, label=column, low=repr(low),
                                                            top=repr(high - width / 2), width=repr(width)), "Scores")
     panel.chart = charts.histogram(panel.rows, column, [(v, f"{op} {v:g}") for op, v in marks])
     op, value = marks[0] if marks else (">=", None)
     grid = sorted({round(low + (high - low) * k / WHATIF_STEPS, 12) for k in range(WHATIF_STEPS + 1)}
                   | ({float(value)} if value is not None else set()))
-    whatif = _rows(con, built_in("whatif").format(column=q, label=column, op=op, thresholds=repr(grid)).sql)
+    runs = {}
+    for (run,) in con.execute("SELECT DISTINCT run FROM measures ORDER BY run").fetchall():
+        rows = _rows(con, built_in("whatif").format(column=q, label=column, op=op, thresholds=repr(grid),
+                                                    run=_literal(run)).sql)
+        runs[run] = {"docs": [r["docs_kept"] for r in rows], "tokens": [r["tokens_kept"] for r in rows]}
     panel.whatif = {"column": column, "op": op, "grid": grid, "start": grid.index(float(value)) if value is not None
-                    else 0, "runs": _by_run(whatif)}
+                    else 0, "runs": runs}
     if not marks:
         panel.note = "no block of the run filters on this column: the what-if shows what a threshold would keep"
     return panel
-
-
-def _by_run(rows: list[dict]) -> dict:
-    runs: dict = {}
-    for row in rows:
-        entry = runs.setdefault(row["run"], {"docs": [], "tokens": []})
-        entry["docs"].append(row["docs_kept"])
-        entry["tokens"].append(row["tokens_kept"])
-    return runs
 
 
 def _overlap_panel(con, docs: dict, removed: dict) -> Panel:

@@ -109,7 +109,7 @@ def _unlog(x: float, log_x: bool) -> float:
 
 def lines(rows: list[dict], x: str, y: str, series: str, title: str) -> str:
     """One polyline per series (x ascending)."""
-    names = list(dict.fromkeys(str(row[series]) for row in rows))
+    names = list(dict.fromkeys(str(row.get(series, "")) for row in rows))
     if not rows:
         return ""
     xs, ys = [row[x] for row in rows], [row[y] for row in rows]
@@ -123,7 +123,7 @@ def lines(rows: list[dict], x: str, y: str, series: str, title: str) -> str:
 
     body = [f'<line x1="{left}" y1="{10 + plot_h}" x2="{left + plot_w}" y2="{10 + plot_h}" class="axis"/>']
     for j, name in enumerate(names):
-        points = sorted((row for row in rows if str(row[series]) == name), key=lambda r: r[x])
+        points = sorted((row for row in rows if str(row.get(series, "")) == name), key=lambda r: r[x])
         colour = COLOURS[j % len(COLOURS)]
         body.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.6" '
                     f'points="{" ".join(point(p) for p in points)}"><title>{html.escape(name)}</title></polyline>')

@@ -10,8 +10,11 @@ grouping on it.
                bytes_out, cpu_s
     reasons    one row per funnel reason: stage, kind (skipped | dropped), reason, documents
     errors     one row per file-level failure: file, error
-    lengths    per document (kept, and removed when present): run, id, kept, bytes, chars, words,
-               lines, tokens (bytes x tokens_per_byte: an estimate unless a tokenizer measured it)
+    measures   per kept document, from one pass over the text: run, id, bytes, chars, words (spaces
+               and line breaks + 1), lines, tokens (bytes x tokens per byte: an estimate unless a
+               tokenizer measured it), domain (of the url), language, and every numeric column
+    removed_measures   the same for the removed documents, with removed_by and removed_reason
+    lengths    per document, kept and removed: run, id, kept, bytes, chars, words, lines, tokens
 
 Token counts are the documents' UTF-8 bytes times a ratio: 1/4 ("bytes/4", an estimate), or one
 measured with a tokenizer on a sample of the documents.
@@ -31,6 +34,9 @@ from curate.errors import CurateError
 from curate.step import run_dir_of
 
 BYTES_PER_TOKEN_ESTIMATE = 4
+MEMORY_LIMIT = "1GB"  # DuckDB spills beyond it: a report's memory does not grow with the corpus
+NUMERIC = ("DOUBLE", "FLOAT", "REAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER",
+           "USMALLINT", "UTINYINT", "DECIMAL")
 
 
 @dataclass
@@ -60,7 +66,7 @@ def find_output(path: str, label: str) -> Output:
     if removed_dir and os.path.isdir(removed_dir):
         output.removed = sorted(glob.glob(os.path.join(glob.escape(removed_dir), "*", "*.parquet")))
     if os.path.isfile(os.path.join(path, "summary.json")) and os.path.isfile(os.path.join(path, "results.parquet")):
-        output.ablation = path
+        output.ablation, output.shards = path, []  # its Parquet is results, not documents
     if not output.shards and not output.ablation:
         raise CurateError(f"{path}: no Parquet documents here (and no `curate ablate` results)")
     return output
@@ -91,8 +97,7 @@ def _list(files: list[str]) -> str:
 def connect(outputs: list[Output], tokens_per_byte: float = 1 / BYTES_PER_TOKEN_ESTIMATE,
             lengths: bool = True) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the views above (`lengths` is computed once, as a table)."""
-    con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": False})
     docs = _parquet_union([(o.label, o.shards) for o in outputs])
     removed = _parquet_union([(o.label, o.removed) for o in outputs])
     if docs:
@@ -118,15 +123,33 @@ def connect(outputs: list[Output], tokens_per_byte: float = 1 / BYTES_PER_TOKEN_
     _table(con, "errors", error_rows, {"run": pa.string(), "file": pa.string(), "error": pa.string()})
     con.execute(f"CREATE MACRO tokens(b) AS b * {float(tokens_per_byte)!r}")
     if lengths and docs:
-        measure = ("strlen(text) AS bytes, length(text) AS chars, "
-                   "length(regexp_split_to_array(trim(text), '\\s+')) AS words, "
-                   "length(text) - length(replace(text, chr(10), '')) + 1 AS lines")
-        sources = [f"SELECT run, id, true AS kept, {measure} FROM docs"]
+        _measures(con, "measures", "docs", tokens_per_byte)
+        sources = ["SELECT run, id, true AS kept, bytes, chars, words, lines, tokens FROM measures"]
         if removed:
-            sources.append(f"SELECT run, id, false AS kept, {measure} FROM removed")
-        con.execute(f"CREATE TABLE lengths AS SELECT *, bytes * {float(tokens_per_byte)!r} AS tokens "
-                    f"FROM ({' UNION ALL '.join(sources)})")
+            _measures(con, "removed_measures", "removed", tokens_per_byte)
+            sources.append("SELECT run, id, false AS kept, bytes, chars, words, lines, tokens FROM removed_measures")
+        con.execute(f"CREATE VIEW lengths AS {' UNION ALL '.join(sources)}")
     return con
+
+
+def _measures(con, name: str, view: str, tokens_per_byte: float) -> None:
+    """One pass over a view's text: lengths, tokens, the domain of the url, and every number and the
+    language and removal columns, in a table the panels read instead of the Parquet."""
+    columns = columns_of(con, view)
+    keep = [c for c, kind in columns.items() if kind.split("(")[0] in NUMERIC
+            or c in ("language", "removed_by", "removed_reason")]
+    domain = (", lower(regexp_extract(url, '^[A-Za-z][A-Za-z0-9+.-]*://([^/:?#]+)', 1)) AS domain"
+              if "url" in columns else ", NULL::VARCHAR AS domain")
+    con.execute(
+        f"CREATE TABLE {name} AS SELECT run, id, strlen(text) AS bytes, length(text) AS chars, "
+        # words: spaces and line breaks + 1 (two spaces in a row count twice: cheap, and close on prose)
+        "strlen(text) - strlen(replace(replace(text, ' ', ''), chr(10), '')) + 1 AS words, "
+        f"strlen(text) - strlen(replace(text, chr(10), '')) + 1 AS lines, strlen(text) * {float(tokens_per_byte)!r} "
+        f"AS tokens{domain}{''.join(', ' + _quote(c) for c in keep)} FROM {view}")
+
+
+def _quote(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
 
 
 def _table(con, name: str, rows: list[dict], schema: dict) -> None:

@@ -4,7 +4,7 @@
 -- note: a cluster is a kept document and the exact and near duplicates removed for it
 SELECT run, CAST(dup_cluster_size AS VARCHAR) AS cluster_size, count(*) AS clusters,
        sum(dup_cluster_size - 1) AS duplicates_removed
-FROM docs
+FROM measures
 WHERE dup_cluster_size > 1
 GROUP BY ALL
 ORDER BY run, min(dup_cluster_size)

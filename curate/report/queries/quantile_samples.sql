@@ -4,9 +4,9 @@
 WITH q AS (
     SELECT run, unnest([0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99]) AS quantile,
            unnest(quantile_disc({column}, [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99])) AS value
-    FROM docs WHERE {column} IS NOT NULL GROUP BY run
+    FROM measures WHERE {column} IS NOT NULL GROUP BY run
 )
-SELECT q.run, q.quantile, d.{column} AS score, d.id, d.url, left(d.text, {chars}) AS text
-FROM q JOIN docs d ON d.run = q.run AND d.{column} = q.value
-QUALIFY row_number() OVER (PARTITION BY q.run, q.quantile ORDER BY hash(d.id)) = 1
+SELECT q.run, q.quantile, m.{column} AS score, m.id
+FROM q JOIN measures m ON m.run = q.run AND m.{column} = q.value
+QUALIFY row_number() OVER (PARTITION BY q.run, q.quantile ORDER BY hash(m.id)) = 1
 ORDER BY q.run, q.quantile

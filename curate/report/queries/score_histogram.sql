@@ -6,7 +6,7 @@ SELECT run, bin_lo, bin_lo + {width} AS bin_hi, documents
 FROM (SELECT run,
              {low} + floor((least(greatest({column}::DOUBLE, {low}), {top}) - {low}) / {width}) * {width} AS bin_lo,
              count(*) AS documents
-      FROM docs
+      FROM measures
       WHERE {column} IS NOT NULL AND isfinite({column}::DOUBLE)
       GROUP BY ALL)
 ORDER BY run, bin_lo
