@@ -10,16 +10,21 @@ from curate.errors import CurateError
 
 def _run(args: argparse.Namespace) -> int:
     from curate.report import format_funnel
-    from curate.run import run
+    from curate.run import Detached, run
     from curate.settings import parse_pairs
     from curate.step import RunContext
 
     if args.list_settings:
         return _list_settings(args.pipeline)
     ctx = RunContext(output=args.output, inputs=args.input or [], limit=args.limit, removed=args.removed,
-                     tasks=args.tasks, workers=args.workers, executor=args.executor, keep_staging=args.keep_staging)
+                     tasks=args.tasks, workers=args.workers, executor=args.executor, keep_staging=args.keep_staging,
+                     executor_options=_slurm_options(args))
     display = ProgressLine(sys.stderr) if sys.stderr.isatty() else None
-    result = run(args.pipeline, ctx, parse_pairs(args.set or []), progress=display, overwrite=args.overwrite)
+    try:
+        result = run(args.pipeline, ctx, parse_pairs(args.set or []), progress=display, overwrite=args.overwrite)
+    except Detached as submitted:
+        print(f"submitted Slurm jobs {submitted}; follow the run with: curate status {args.output}")
+        return 0
     print(format_funnel(result.funnel), flush=True)
     for text in result.reports:
         print(text, flush=True)
@@ -35,6 +40,14 @@ def _run(args: argparse.Namespace) -> int:
         print(f"curate: {'; '.join(problems)} (see above; --tolerate-failures exits 0 all the same)", file=sys.stderr)
         return 1
     return 0
+
+
+def _slurm_options(args: argparse.Namespace) -> dict:
+    from curate.settings import parse_pairs
+
+    return {"partition": args.partition, "time": args.time, "cpus_per_task": args.cpus_per_task,
+            "mem_per_cpu_gb": args.mem_per_cpu_gb, "qos": args.qos, "env_command": args.slurm_env,
+            "sbatch_args": parse_pairs(args.sbatch or []), "detach": args.detach}
 
 
 def _list_settings(path: str) -> int:
@@ -76,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="file, folder, glob or URI (s3://, http(s)://, hf://); repeatable. "
                           "Default: the pipeline's own input (datacomp.py: its embedded sample)")
     run.add_argument("--output", default="out", help="output folder (default: out)")
-    run.add_argument("--executor", choices=("local", "ray"), default="local")
+    run.add_argument("--executor", choices=("local", "ray", "slurm"), default="local",
+                     help="local processes, a Ray cluster ($RAY_ADDRESS), or Slurm job arrays (sbatch)")
     run.add_argument("--workers", type=int, default=1, help="tasks run at once (default 1)")
     run.add_argument("--tasks", type=int, default=1, help="shards the input is split into (default 1)")
     run.add_argument("--limit", type=int, metavar="N", help="read at most N (>= 1) documents per task")
@@ -91,6 +105,19 @@ def main(argv: list[str] | None = None) -> int:
                      help="keep the intermediate files (dedup's) in OUTPUT.curate/staging after the run, for debugging")
     run.add_argument("--list-settings", action="store_true", help="print the pipeline's settings and exit")
     run.add_argument("-v", "--verbose", action="store_true", help="also show INFO logs and datatrove's task stats")
+    slurm = run.add_argument_group("Slurm (--executor slurm)")
+    slurm.add_argument("--partition", help="partition (default: the cluster's default)")
+    slurm.add_argument("--time", help="time limit per task, e.g. 04:00:00 (default 24:00:00)")
+    slurm.add_argument("--cpus-per-task", type=int, help="CPUs per task (default 1)")
+    slurm.add_argument("--mem-per-cpu-gb", type=int, help="memory per CPU in GB (default 2)")
+    slurm.add_argument("--qos", help="quality of service (left out when not given)")
+    slurm.add_argument("--sbatch", action="append", metavar="KEY=VALUE",
+                       help="any other sbatch option, e.g. --sbatch account=myproject; repeatable")
+    slurm.add_argument("--slurm-env", metavar="COMMAND",
+                       help="run in each job before curate, e.g. 'source /shared/venv/bin/activate' (default: this "
+                            "Python, which every node must see at the same path)")
+    slurm.add_argument("--detach", action="store_true",
+                       help="return once the jobs are submitted (curate status OUT follows them)")
     run.set_defaults(func=_run)
     from curate.quality.cli import add_parser as add_classifier_parser
 

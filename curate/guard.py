@@ -49,7 +49,7 @@ def claim(ctx, wanted: dict, overwrite: bool) -> dict:
     Returns the recorded state (identity plus what the run noted, e.g. staging removed)."""
     output, run_dir = ctx.output, ctx.run_dir
     recorded_path = os.path.join(run_dir, IDENTITY)
-    recorded = _read_json(recorded_path)
+    recorded = read_json(recorded_path)
     has_files = os.path.isdir(output) and any(os.scandir(output))
     if recorded is None and (has_files or _has_files(run_dir, ignore={LOCK})):
         raise CurateError(f"{output}: holds files but no record of the curate run that wrote them "
@@ -122,7 +122,7 @@ def locked(run_dir: str):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            holder = _read_json(path) or {}
+            holder = read_json(path) or {}
             if holder.get("host") == mine["host"] and not _alive(holder.get("pid")):
                 os.unlink(path)  # a run that was killed: its lock is stale
                 continue
@@ -136,7 +136,7 @@ def locked(run_dir: str):
         yield
     finally:
         with contextlib.suppress(FileNotFoundError):
-            if (_read_json(path) or {}).get("pid") == mine["pid"]:
+            if (read_json(path) or {}).get("pid") == mine["pid"]:
                 os.unlink(path)
 
 
@@ -196,7 +196,7 @@ def _has_files(folder: str, ignore=frozenset()) -> bool:
     return os.path.isdir(folder) and any(entry.name not in ignore for entry in os.scandir(folder))
 
 
-def _read_json(path: str) -> dict | None:
+def read_json(path: str) -> dict | None:
     try:
         with open(path) as f:
             return json.load(f)

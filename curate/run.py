@@ -22,7 +22,7 @@ from typing import Callable
 from curate.errors import CurateError
 from curate.executor import make_executor
 from curate.executor.task import failed_task
-from curate.guard import claim, identity, locked, save, stopped_by_signals, write_json
+from curate.guard import claim, identity, locked, read_json, save, stopped_by_signals, write_json
 from curate.progress import Snapshot, Ticker
 from curate.report.funnel import collect_errors, collect_stage, run_funnel, write_funnel
 from curate.settings import make_settings, settings_class
@@ -78,7 +78,10 @@ def run(path: str, ctx: RunContext, settings: dict | None = None, leave_out: tup
         if state.pop("staging_removed", False) and not all(done(ctx, n, s) for n, s in enumerate(stages, 1)):
             forget_stages(ctx, 1)  # the staging later stages need is gone: everything runs again
         save(ctx, state)
-        results = run_stages(ctx, stages, module, progress)
+        if ctx.executor == "slurm":
+            results = run_on_slurm(ctx, stages, path)
+        else:
+            results = run_stages(ctx, stages, module, progress)
         funnel = run_funnel(results, ctx.tasks, collect_errors(ctx.folder("errors")))
         write_funnel(funnel, ctx.run_dir)
         result = RunResult(ctx.output, ctx.run_dir, funnel, [text for block in blocks if (text := block.report(ctx))])
@@ -108,6 +111,66 @@ def run_stages(ctx: RunContext, stages: list[StagePlan], module: ModuleType, pro
     for stage in stages[len(results):]:
         results.append({"tasks": stage_tasks(ctx, stage), "tasks_reported": 0, "rows": []})
     return results
+
+
+def run_on_slurm(ctx: RunContext, stages: list[StagePlan], path: str) -> list[dict]:
+    """Every stage submitted at once as dependent job arrays (curate/executor/slurm.py); then the
+    queue is watched until the jobs are gone (not with --detach). A failed task is one line naming
+    it and its log, and cancels whatever of the run is still queued."""
+    from curate.executor import slurm
+
+    jobs_file = os.path.join(ctx.run_dir, "slurm_jobs.json")
+    earlier = [j for ids in (read_json(jobs_file) or {}).values() for j in ids]
+    if still := slurm.queued(earlier):
+        raise CurateError(f"jobs of this run are still queued or running ({', '.join(sorted(still))}): "
+                          f"wait for them (curate status {ctx.output}) or scancel them")
+    for number, stage in enumerate(stages, 1):
+        if not done(ctx, number, stage):
+            forget_stages(ctx, number + 1)  # it will run: the stages after it must run again
+            break
+    jobs, after = {}, []
+    for number, stage in enumerate(stages, 1):
+        executor = slurm.make(stage.steps, stage_tasks(ctx, stage), min(ctx.workers, stage_tasks(ctx, stage)),
+                              ctx.stage_dir(number), ctx.executor_options, path,
+                              f"curate-{os.path.basename(os.path.normpath(ctx.output))}-{number}")
+        jobs[str(number)] = after = executor.submit(after) or after
+    write_json(jobs_file, jobs)
+    submitted = [j for ids in jobs.values() for j in ids]
+    if ctx.executor_options.get("detach"):
+        raise Detached(submitted)
+    slurm.wait(submitted)
+    results = []
+    for number, stage in enumerate(stages, 1):
+        results.append(collect_stage(ctx.stage_dir(number), stage.steps, stage_tasks(ctx, stage)))
+        if results[-1]["tasks_reported"] < results[-1]["tasks"]:
+            slurm.cancel(submitted)
+            raise CurateError(failed_tasks_message(ctx, number, stage))
+    return results
+
+
+class Detached(Exception):
+    """The run's jobs are submitted and `curate run --detach` returns (curate status follows them)."""
+
+    def __init__(self, job_ids: list[str]):
+        super().__init__(", ".join(job_ids))
+        self.job_ids = job_ids
+
+
+def failed_tasks_message(ctx: RunContext, number: int, stage: StagePlan) -> str:
+    """Which task of a stage did not finish, and where to look."""
+    completions = os.path.join(ctx.stage_dir(number), "completions")
+    finished = set(os.listdir(completions)) if os.path.isdir(completions) else set()
+    missing = [rank for rank in range(stage_tasks(ctx, stage)) if f"{rank:05d}" not in finished]
+    rank = missing[0]
+    log = os.path.join(ctx.stage_dir(number), "logs", f"task_{rank:05d}.log")
+    cause = "it was cancelled or never started (see the Slurm logs in " + \
+        os.path.join(ctx.stage_dir(number), "slurm_logs") + ")"
+    if os.path.isfile(log):
+        errors = [line.split(" - ", 1)[-1].strip() for line in open(log, errors="replace") if "| ERROR" in line]
+        cause = errors[-1].removeprefix(f"task {rank} failed: ") if errors else \
+            "it stopped before it finished (killed or cancelled)"
+    more = f" ({len(missing) - 1} more tasks of stage {number} did not finish)" if len(missing) > 1 else ""
+    return f"stage {number} task {rank} failed: {cause}; its log: {log}{more}"
 
 
 def stage_tasks(ctx: RunContext, stage: StagePlan) -> int:

@@ -57,6 +57,7 @@ class RunContext:
     workers: int = 1
     executor: str = "local"
     keep_staging: bool = False  # --keep-staging: leave the staging files after a complete run
+    executor_options: dict = field(default_factory=dict)  # Slurm's partition, time, ... (curate run --help)
     settings: Any = None  # the pipeline file's Settings, typed (curate/settings.py)
     # the columns the run's blocks declare, in pipeline order: while blocks are prepared, those of
     # the blocks before the one being prepared; complete once all are (the removed-documents writer

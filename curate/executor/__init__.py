@@ -6,7 +6,7 @@ from types import ModuleType
 
 from curate.errors import CurateError
 
-EXECUTORS = ("local", "ray")
+EXECUTORS = ("local", "ray", "slurm")
 
 
 def make_executor(kind: str, steps: list, tasks: int, workers: int, logging_dir: str,
