@@ -19,15 +19,16 @@ import errno
 import hashlib
 import json
 import os
-import shutil
 import signal
 import socket
 import threading
 import time
 
 from curate import __version__
+from curate import storage
 from curate.errors import CurateError
 from curate.settings import identifying
+from curate.storage import read_json, write_json
 
 IDENTITY = "run.json"
 LOCK = "lock"
@@ -48,10 +49,9 @@ def claim(ctx, wanted: dict, overwrite: bool) -> dict:
     """Make the output folder this run's: new, resumed (same identity) or, with overwrite, cleared.
     Returns the recorded state (identity plus what the run noted, e.g. staging removed)."""
     output, run_dir = ctx.output, ctx.run_dir
-    recorded_path = os.path.join(run_dir, IDENTITY)
+    recorded_path = storage.join(run_dir, IDENTITY)
     recorded = read_json(recorded_path)
-    has_files = os.path.isdir(output) and any(os.scandir(output))
-    if recorded is None and (has_files or _has_files(run_dir, ignore={LOCK})):
+    if recorded is None and (storage.listdir(output) or set(storage.listdir(run_dir)) - {LOCK}):
         raise CurateError(f"{output}: holds files but no record of the curate run that wrote them "
                           f"({recorded_path}): choose a new or empty --output")
     if recorded is not None and recorded.get("identity") != wanted:
@@ -62,29 +62,20 @@ def claim(ctx, wanted: dict, overwrite: bool) -> dict:
         recorded = None
     if recorded is None:
         recorded = {"identity": wanted}
-        os.makedirs(run_dir, exist_ok=True)
         save(ctx, recorded)
     return recorded
 
 
 def save(ctx, state: dict) -> None:
-    write_json(os.path.join(ctx.run_dir, IDENTITY), state)
+    write_json(storage.join(ctx.run_dir, IDENTITY), state)
 
 
 def clear(ctx) -> None:
     """Remove what an earlier run left: the output's shards and the run folder (not the lock)."""
-    for entry in os.scandir(ctx.output) if os.path.isdir(ctx.output) else ():
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path)
-        else:
-            os.unlink(entry.path)
-    for entry in os.scandir(ctx.run_dir) if os.path.isdir(ctx.run_dir) else ():
-        if entry.name == LOCK:
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path)
-        else:
-            os.unlink(entry.path)
+    for folder, keep in ((ctx.output, set()), (ctx.run_dir, {LOCK})):
+        for name in storage.listdir(folder):
+            if name not in keep:
+                storage.remove(storage.join(folder, name), recursive=True)
 
 
 def differences(old: dict, new: dict, prefix: str = "") -> str:
@@ -111,33 +102,46 @@ def _short(value) -> str:
 
 @contextlib.contextmanager
 def locked(run_dir: str):
-    """Hold OUTPUT.curate/lock for the run; another live run on it is refused."""
+    """Hold OUTPUT.curate/lock for the run; another live run on it is refused. On a local disk the
+    lock is created exclusively (O_EXCL); object stores have no such operation, so there two runs
+    started within the same second could both take it (docs/cluster.md)."""
     try:
-        os.makedirs(run_dir, exist_ok=True)
+        storage.makedirs(run_dir)
     except OSError as e:
-        raise CurateError(f"cannot create {run_dir}: {e.strerror}") from None
-    path = os.path.join(run_dir, LOCK)
+        raise CurateError(f"cannot create {run_dir}: {e.strerror or e}") from None
+    path = storage.join(run_dir, LOCK)
     mine = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = read_json(path) or {}
-            if holder.get("host") == mine["host"] and not _alive(holder.get("pid")):
-                os.unlink(path)  # a run that was killed: its lock is stale
-                continue
-            raise CurateError(f"another curate run (pid {holder.get('pid')} on {holder.get('host')}, since "
-                              f"{holder.get('started')}) is using {os.path.dirname(path)}; if it is gone, "
-                              f"delete {path}") from None
-        with os.fdopen(fd, "w") as f:
-            json.dump(mine, f)
-        break
+        holder = _take(path, mine)
+        if holder is None:
+            break
+        if holder.get("host") == mine["host"] and not _alive(holder.get("pid")):
+            storage.remove(path)  # a run that was killed: its lock is stale
+            continue
+        raise CurateError(f"another curate run (pid {holder.get('pid')} on {holder.get('host')}, since "
+                          f"{holder.get('started')}) is using {run_dir}; if it is gone, delete {path}")
     try:
         yield
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            if (read_json(path) or {}).get("pid") == mine["pid"]:
-                os.unlink(path)
+        if (read_json(path) or {}).get("pid") == mine["pid"]:
+            storage.remove(path)
+
+
+def _take(path: str, mine: dict) -> dict | None:
+    """Create the lock; None when taken, else what the existing lock says."""
+    if storage.is_remote(path):
+        holder = read_json(path)
+        if holder is not None:
+            return holder
+        write_json(path, mine)
+        return None
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return read_json(path) or {}
+    with os.fdopen(fd, "w") as f:
+        json.dump(mine, f)
+    return None
 
 
 class Interrupted(CurateError):
@@ -171,13 +175,14 @@ def stopped_by_signals():
 def refuse_overlap(inputs: list[str], ctx) -> None:
     """An output equal to or inside an input, or an input inside the output or its run folder,
     would read what the run writes (or write over what it reads)."""
-    written = [os.path.realpath(ctx.output), os.path.realpath(ctx.run_dir)]
+    def where(path: str) -> str:
+        return path.rstrip("/") if storage.is_remote(path) else os.path.realpath(path.removeprefix("file://"))
+
+    written = [where(ctx.output), where(ctx.run_dir)]
     for uri in inputs:
-        if "://" in uri and not uri.startswith("file://"):
-            continue
-        path = os.path.realpath(uri.removeprefix("file://"))
+        path = where(uri)
         for out in written:
-            if path == out or out.startswith(path + os.sep) or path.startswith(out + os.sep):
+            if path == out or out.startswith(path + "/") or path.startswith(out + "/"):
                 raise CurateError(f"--output {ctx.output} overlaps the input {uri}: the run would read what it "
                                   "writes; choose an output outside the inputs")
 
@@ -192,21 +197,4 @@ def _alive(pid) -> bool:
     return True
 
 
-def _has_files(folder: str, ignore=frozenset()) -> bool:
-    return os.path.isdir(folder) and any(entry.name not in ignore for entry in os.scandir(folder))
 
-
-def read_json(path: str) -> dict | None:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except (OSError, ValueError):
-        return {}
-
-
-def write_json(path: str, data) -> None:
-    with open(path + ".tmp", "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-    os.replace(path + ".tmp", path)

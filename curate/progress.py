@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import os
 import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
+
+from curate import storage
 
 _slots = None  # per-task document counts of the stage running now (set by Ticker.stage)
 
@@ -60,7 +61,7 @@ class Ticker:
         start, stop = time.monotonic(), threading.Event()
 
         def snapshot(finished: bool = False) -> Snapshot:
-            done = len(os.listdir(completions)) if os.path.isdir(completions) else 0
+            done = len(storage.listdir(completions))
             return Snapshot(number, self.stages, label, sum(_slots), min(done, tasks), tasks,
                             time.monotonic() - start, finished)
 

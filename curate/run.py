@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections import Counter
 from dataclasses import dataclass
 from types import ModuleType
@@ -22,7 +21,9 @@ from typing import Callable
 from curate.errors import CurateError
 from curate.executor import make_executor
 from curate.executor.task import failed_task
-from curate.guard import claim, identity, locked, read_json, save, stopped_by_signals, write_json
+from curate import storage
+from curate.guard import claim, identity, locked, save, stopped_by_signals
+from curate.storage import read_json, write_json
 from curate.progress import Snapshot, Ticker
 from curate.report.funnel import collect_errors, collect_stage, run_funnel, write_funnel
 from curate.settings import make_settings, settings_class
@@ -74,7 +75,7 @@ def run(path: str, ctx: RunContext, settings: dict | None = None, leave_out: tup
     with locked(ctx.run_dir), stopped_by_signals():
         state = claim(ctx, wanted, overwrite)
         make_folder(ctx.output)
-        write_json(os.path.join(ctx.run_dir, "blocks.json"), describe(blocks))
+        write_json(storage.join(ctx.run_dir, "blocks.json"), describe(blocks))
         if state.pop("staging_removed", False) and not all(done(ctx, n, s) for n, s in enumerate(stages, 1)):
             forget_stages(ctx, 1)  # the staging later stages need is gone: everything runs again
         save(ctx, state)
@@ -85,9 +86,9 @@ def run(path: str, ctx: RunContext, settings: dict | None = None, leave_out: tup
         funnel = run_funnel(results, ctx.tasks, collect_errors(ctx.folder("errors")))
         write_funnel(funnel, ctx.run_dir)
         result = RunResult(ctx.output, ctx.run_dir, funnel, [text for block in blocks if (text := block.report(ctx))])
-        staging = os.path.join(ctx.run_dir, STAGING)
-        if result.complete and not ctx.keep_staging and os.path.isdir(staging):
-            shutil.rmtree(staging)
+        staging = storage.join(ctx.run_dir, STAGING)
+        if result.complete and not ctx.keep_staging and storage.isdir(staging):
+            storage.remove(staging, recursive=True)
             save(ctx, {**state, "staging_removed": True})
     return result
 
@@ -100,7 +101,7 @@ def run_stages(ctx: RunContext, stages: list[StagePlan], module: ModuleType, pro
         tasks, logs = stage_tasks(ctx, stage), ctx.stage_dir(number)
         executor = make_executor(ctx.executor, stage.steps, tasks, min(ctx.workers, tasks), logs, module)
         ran = not done(ctx, number, stage)
-        with ticker.stage(number, stage_label(stage), tasks, os.path.join(logs, "completions")) if ticker \
+        with ticker.stage(number, stage_label(stage), tasks, storage.join(logs, "completions")) if ticker \
                 else contextlib.nullcontext():
             execute(executor, logs, ctx.output)
         if ran:
@@ -119,7 +120,7 @@ def run_on_slurm(ctx: RunContext, stages: list[StagePlan], path: str) -> list[di
     it and its log, and cancels whatever of the run is still queued."""
     from curate.executor import slurm
 
-    jobs_file = os.path.join(ctx.run_dir, "slurm_jobs.json")
+    jobs_file = storage.join(ctx.run_dir, "slurm_jobs.json")
     earlier = [j for ids in (read_json(jobs_file) or {}).values() for j in ids]
     if still := slurm.queued(earlier):
         raise CurateError(f"jobs of this run are still queued or running ({', '.join(sorted(still))}): "
@@ -158,15 +159,15 @@ class Detached(Exception):
 
 def failed_tasks_message(ctx: RunContext, number: int, stage: StagePlan) -> str:
     """Which task of a stage did not finish, and where to look."""
-    completions = os.path.join(ctx.stage_dir(number), "completions")
-    finished = set(os.listdir(completions)) if os.path.isdir(completions) else set()
+    finished = set(storage.listdir(storage.join(ctx.stage_dir(number), "completions")))
     missing = [rank for rank in range(stage_tasks(ctx, stage)) if f"{rank:05d}" not in finished]
     rank = missing[0]
-    log = os.path.join(ctx.stage_dir(number), "logs", f"task_{rank:05d}.log")
+    log = storage.join(ctx.stage_dir(number), "logs", f"task_{rank:05d}.log")
     cause = "it was cancelled or never started (see the Slurm logs in " + \
-        os.path.join(ctx.stage_dir(number), "slurm_logs") + ")"
-    if os.path.isfile(log):
-        errors = [line.split(" - ", 1)[-1].strip() for line in open(log, errors="replace") if "| ERROR" in line]
+        storage.join(ctx.stage_dir(number), "slurm_logs") + ")"
+    if storage.isfile(log):
+        with storage.open_file(log, "rt") as f:
+            errors = [line.split(" - ", 1)[-1].strip() for line in f if "| ERROR" in line]
         cause = errors[-1].removeprefix(f"task {rank} failed: ") if errors else \
             "it stopped before it finished (killed or cancelled)"
     more = f" ({len(missing) - 1} more tasks of stage {number} did not finish)" if len(missing) > 1 else ""
@@ -178,24 +179,23 @@ def stage_tasks(ctx: RunContext, stage: StagePlan) -> int:
 
 
 def done(ctx: RunContext, number: int, stage: StagePlan) -> bool:
-    completions = os.path.join(ctx.stage_dir(number), "completions")
-    return os.path.isdir(completions) and len(os.listdir(completions)) >= stage_tasks(ctx, stage)
+    return len(storage.listdir(storage.join(ctx.stage_dir(number), "completions"))) >= stage_tasks(ctx, stage)
 
 
 def forget_stages(ctx: RunContext, first: int) -> None:
     """Completion markers and stats of stage `first` and later: those stages run again."""
     number = first
-    while os.path.isdir(ctx.stage_dir(number)):
+    while storage.isdir(ctx.stage_dir(number)):
         for folder in ("completions", "stats"):
-            shutil.rmtree(os.path.join(ctx.stage_dir(number), folder), ignore_errors=True)
+            storage.remove(storage.join(ctx.stage_dir(number), folder), recursive=True)
         number += 1
 
 
 def make_folder(path: str) -> None:
     try:
-        os.makedirs(path, exist_ok=True)
+        storage.makedirs(path)
     except OSError as e:
-        raise CurateError(f"cannot create {path}: {e.strerror}") from None
+        raise CurateError(f"cannot create {path}: {e.strerror or e}") from None
 
 
 def plan(path: str, ctx: RunContext, settings: dict | None = None,
@@ -210,8 +210,8 @@ def plan(path: str, ctx: RunContext, settings: dict | None = None,
 def check_context(ctx: RunContext) -> None:
     if not ctx.output or not str(ctx.output).strip():
         raise CurateError("--output: give a folder")
-    if "://" in ctx.output and not ctx.output.startswith("file://"):
-        raise CurateError(f"--output {ctx.output}: write to a local folder (remote output is not supported yet)")
+    if storage.is_remote(ctx.output):
+        return  # (remote folders need no such checks: a missing prefix is created, permissions show on write)
     for path in (ctx.output, ctx.run_dir):
         if os.path.exists(path) and not os.path.isdir(path):
             raise CurateError(f"--output {ctx.output}: {path} exists and is not a folder")

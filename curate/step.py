@@ -268,12 +268,9 @@ class ErrorReport:
     def save(self) -> None:
         if not self.report_dir:
             return
-        os.makedirs(self.report_dir, exist_ok=True)
-        path = os.path.join(self.report_dir, self.name)
-        with open(path + ".tmp", "w") as f:
-            for error in self.errors:
-                f.write(json.dumps(error) + "\n")
-        os.replace(path + ".tmp", path)
+        from curate.storage import join, write_bytes
+
+        write_bytes(join(self.report_dir, self.name), "".join(json.dumps(e) + "\n" for e in self.errors).encode())
 
 
 def timed(iterator: Iterator, funnel: Funnel) -> Iterator:

@@ -6,15 +6,20 @@ the task's staged Parquet). The exact-dedup hash is one more "band" named `exact
 
 The cluster stage reads one band at a time, in key ranges: a binary search in each task's
 memory-mapped key file finds the range's slice, so no more than one range of one band is ever
-in memory, whatever the corpus size.
+in memory, whatever the corpus size. In remote staging (an s3:// output), a band's files are copied
+to a local temporary folder first, to be memory-mapped there.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import tempfile
 from typing import Iterator
 
 import numpy as np
+
+from curate import storage
 
 EXACT = "exact"
 
@@ -24,20 +29,30 @@ def band_names(bands: int, exact: bool) -> list[str]:
 
 
 def write_band(work_dir: str, band: str, rank: int, keys: np.ndarray, rows: np.ndarray) -> None:
-    folder = os.path.join(work_dir, "bands", band)
-    os.makedirs(folder, exist_ok=True)
     order = np.argsort(keys, kind="stable")
     for suffix, values in (("keys", keys[order]), ("rows", rows[order].astype(np.uint32))):
-        tmp = os.path.join(folder, f"{rank:05d}.{suffix}.tmp.npy")
-        np.save(tmp, values)
-        os.replace(tmp, os.path.join(folder, f"{rank:05d}.{suffix}.npy"))
+        data = io.BytesIO()
+        np.save(data, values)
+        storage.write_bytes(storage.join(work_dir, "bands", band, f"{rank:05d}.{suffix}.npy"), data.getvalue())
 
 
-def _open(work_dir: str, band: str, rank: int):
-    base = os.path.join(work_dir, "bands", band, f"{rank:05d}")
-    if not os.path.exists(base + ".keys.npy"):
-        return None
-    return np.load(base + ".keys.npy", mmap_mode="r"), np.load(base + ".rows.npy", mmap_mode="r")
+def _open(work_dir: str, band: str, rank: int, local: str):
+    """A task's (keys, rows) of a band, memory-mapped; copied into `local` first when remote."""
+    arrays = []
+    for suffix in ("keys", "rows"):
+        path = storage.join(work_dir, "bands", band, f"{rank:05d}.{suffix}.npy")
+        if storage.is_remote(path):
+            copy = os.path.join(local, f"{band}-{rank:05d}.{suffix}.npy")
+            fs, inner = storage.fs_of(path)
+            try:
+                fs.get(inner, copy)
+            except FileNotFoundError:
+                return None
+            path = copy
+        elif not os.path.exists(path):
+            return None
+        arrays.append(np.load(path, mmap_mode="r"))
+    return tuple(arrays)
 
 
 def duplicate_runs(work_dir: str, band: str, offsets: np.ndarray, max_records: int = 1 << 24
@@ -47,7 +62,12 @@ def duplicate_runs(work_dir: str, band: str, offsets: np.ndarray, max_records: i
 
     `offsets[rank]` is the global index of task `rank`'s first document. Key ranges are sized so
     that about `max_records` records are in memory at once (keys are uniform 64-bit hashes)."""
-    files = [(rank, f) for rank in range(len(offsets) - 1) if (f := _open(work_dir, band, rank)) is not None]
+    with tempfile.TemporaryDirectory(prefix="curate-band-") as local:
+        files = [(rank, f) for rank in range(len(offsets) - 1) if (f := _open(work_dir, band, rank, local)) is not None]
+        yield from _runs(files, max_records, offsets)
+
+
+def _runs(files, max_records: int, offsets: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     total = sum(len(keys) for _, (keys, _) in files)
     parts = max(1, -(-total // max_records))
     bounds = [int(i * (1 << 64) // parts) for i in range(parts)] + [1 << 64]

@@ -24,7 +24,6 @@ always contains its exact group, keeps another.
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -35,11 +34,12 @@ import xxhash
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from curate.files import files_in
+from curate.storage import glob as files_in
 from curate.dedup.buckets import EXACT, band_names, duplicate_runs, write_band
 from curate.dedup.clusters import UnionFind, keepers
 from curate.dedup.lsh import MinHashConfig, band_keys
 from curate.dedup.normalise import normalise_bytes
+from curate import storage
 from curate.errors import CurateError
 from curate.io.parquet import WriteParquet
 from curate.step import BYTES_IN, BYTES_OUT, DOCS_IN, DOCS_OUT, Block, CurateStep, Funnel, RunContext, Stage, utf8_len
@@ -71,7 +71,7 @@ class WorkFolder(Block):
     def path(self, *parts: str) -> str:
         if self.work_dir is None:
             raise CurateError(f"{self.name}: no work folder: give work_dir, or run the pipeline with `curate run`")
-        return os.path.join(self.work_dir, *parts)
+        return storage.join(self.work_dir, *parts)
 
 
 class DedupSignatures(WorkFolder, PipelineStep):
@@ -144,11 +144,8 @@ class DedupSignatures(WorkFolder, PipelineStep):
             if name != EXACT:  # documents without words have key 0 in every band: leave them out
                 rows, keys = rows[keys != 0], keys[keys != 0]
             write_band(self.path(), name, rank, keys, rows)
-        folder = self.path("keys")
-        os.makedirs(folder, exist_ok=True)
         table = pa.table({"id": ids, "url": urls, "score": scores, "source": sources}, schema=KEYS_SCHEMA)
-        pq.write_table(table, os.path.join(folder, f"{rank:05d}.tmp.parquet"))
-        os.replace(os.path.join(folder, f"{rank:05d}.tmp.parquet"), os.path.join(folder, f"{rank:05d}.parquet"))
+        write_parquet(table, self.path("keys", f"{rank:05d}.parquet"))
 
 
 class DedupClusters(WorkFolder, PipelineStep):
@@ -177,7 +174,7 @@ class DedupClusters(WorkFolder, PipelineStep):
     def cluster(self, funnel: Funnel) -> None:
         key_files = files_in(self.path(), "keys/[0-9]*[0-9].parquet")
         tasks = len(key_files)
-        counts = [pq.ParquetFile(f).metadata.num_rows for f in key_files]
+        counts = [read_parquet_file(f).metadata.num_rows for f in key_files]
         offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         total = int(offsets[-1])
         funnel.counts[DOCS_IN] = funnel.counts[DOCS_OUT] = total
@@ -202,16 +199,13 @@ class DedupClusters(WorkFolder, PipelineStep):
         funnel.counts["to_remove.fuzzy"] += int((removed == "fuzzy").sum())
         kept_ids = ids.take(pa.array(keeper))
         task_of = np.searchsorted(offsets, members, "right") - 1
-        folder = self.path("clusters")
-        os.makedirs(folder, exist_ok=True)
         for task in range(tasks):
             mine = np.flatnonzero(task_of == task)
             table = pa.table({"row": pa.array(members[mine] - offsets[task], pa.int64()),
                               "size": pa.array(size[mine], pa.int64()),
                               "kept_id": kept_ids.take(pa.array(mine)),
                               "removed": pa.array(removed[mine].tolist(), pa.string())})
-            pq.write_table(table, os.path.join(folder, f".{task:05d}.parquet.tmp"))
-            os.replace(os.path.join(folder, f".{task:05d}.parquet.tmp"), os.path.join(folder, f"{task:05d}.parquet"))
+            write_parquet(table, self.path("clusters", f"{task:05d}.parquet"))
 
     def _priority(self, key_files, offsets, members) -> tuple[pa.Array, np.ndarray]:
         """ids of `members` and their rank under the keep rule (0 = kept first)."""
@@ -219,7 +213,7 @@ class DedupClusters(WorkFolder, PipelineStep):
         for task, path in enumerate(key_files):
             lo, hi = np.searchsorted(members, [offsets[task], offsets[task + 1]])
             if hi > lo:
-                parts.append(pq.read_table(path).take(pa.array(members[lo:hi] - offsets[task])))
+                parts.append(read_parquet_file(path).read().take(pa.array(members[lo:hi] - offsets[task])))
         table = pa.concat_tables(parts) if parts else KEYS_SCHEMA.empty_table()
         table = pa.table({"score": pc.fill_null(table.column("score"), -np.inf), "id": table.column("id"),
                           "url": pc.fill_null(table.column("url"), ""),
@@ -251,7 +245,8 @@ class ReadStaged(WorkFolder, PipelineStep):
         row = 0
         try:
             start = time.process_time()
-            batches = (batch for path in paths for batch in pq.ParquetFile(path).iter_batches(batch_size=self.batch_size))
+            batches = (batch for path in paths
+                       for batch in read_parquet_file(path).iter_batches(batch_size=self.batch_size))
             for batch in batches:
                 for record in batch.to_pylist():
                     text, doc_id = record.pop("text"), record.pop("id")
@@ -268,6 +263,16 @@ class ReadStaged(WorkFolder, PipelineStep):
                     start = time.process_time()
         finally:
             funnel.flush(self)
+
+
+def write_parquet(table: pa.Table, path: str) -> None:
+    data = pa.BufferOutputStream()
+    pq.write_table(table, data)
+    storage.write_bytes(path, data.getvalue().to_pybytes())
+
+
+def read_parquet_file(path: str) -> pq.ParquetFile:
+    return pq.ParquetFile(storage.open_file(path))
 
 
 def refuse_upstream(step: PipelineStep, data) -> None:
@@ -293,10 +298,10 @@ class DedupFilter(WorkFolder, CurateStep):
 
     def setup(self, rank: int, world_size: int) -> None:
         path = self.path("clusters", f"{rank:05d}.parquet")
-        if not os.path.exists(path):  # the clustering stage writes one file per task, empty or not
+        if not storage.exists(path):  # the clustering stage writes one file per task, empty or not
             raise CurateError(f"{self.name}: no clusters for task {rank} in {self.work_dir}: the clustering stage "
                               "(DedupClusters, one task) must run, with as many tasks before it, first")
-        table = pq.read_table(path).to_pydict()
+        table = read_parquet_file(path).read().to_pydict()
         self._clusters = {row: (size, kept_id, removed) for row, size, kept_id, removed
                           in zip(table["row"], table["size"], table["kept_id"], table["removed"])}
 
@@ -329,7 +334,7 @@ class StageDocuments(WorkFolder, WriteParquet):
     internal = True
 
     def __init__(self, work_dir: str | None = None):
-        super().__init__(os.path.join(work_dir, "docs") if work_dir else "")
+        super().__init__(storage.join(work_dir, "docs") if work_dir else "")
         self.work_dir = work_dir
 
     def prepare(self, ctx: RunContext) -> None:

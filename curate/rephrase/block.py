@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
 import os
+import tempfile
 import random
 import sqlite3
 import threading
@@ -19,6 +21,7 @@ import pyarrow as pa
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.utils.logging import logger
 
+from curate import storage
 from curate.errors import CurateError
 from curate.rephrase.cache import AnswerCache, cache_key
 from curate.rephrase.checks import FAILED, OK, SKIPPED, classify, document_status
@@ -107,7 +110,10 @@ class Rephrase(CurateStep):
         OUTPUT.curate/rephrase-stats, and fail before any task starts when the endpoint cannot be
         reached or rejects the key."""
         super().prepare(ctx)
-        self.cache_dir = self.cache_dir or ctx.folder("rephrase-cache")
+        # the cache is SQLite, on a local disk: for a remote output, in this machine's temp folder
+        self.cache_dir = self.cache_dir or (ctx.folder("rephrase-cache") if not storage.is_remote(ctx.run_dir) else
+                                            os.path.join(tempfile.gettempdir(), "curate-rephrase-cache",
+                                                         hashlib.sha256(ctx.run_dir.encode()).hexdigest()[:16]))
         self.stats_dir = self.stats_dir or ctx.folder("rephrase-stats")
         self.preflight()
 
@@ -128,16 +134,13 @@ class Rephrase(CurateStep):
 
     def report(self, ctx: RunContext) -> str | None:
         """Merge the tasks' stats into OUTPUT.curate/rephrase_stats.json and return the printable summary."""
-        import json
-
         folder = self.stats_dir
-        if not folder or not os.path.isdir(folder):
+        if not folder or not storage.isdir(folder):
             return None
         summary = RephraseStats.load_folder(folder).summary(self.llm.price_prompt_per_m, self.llm.price_completion_per_m)
         summary = {"model": self.llm.model, "style": self.style, **summary}
-        path = os.path.join(ctx.run_dir, STATS_FILE)
-        with open(path, "w") as f:
-            json.dump(summary, f, indent=2)
+        path = storage.join(ctx.run_dir, STATS_FILE)
+        storage.write_json(path, summary)
         return format_summary(summary) + f"\n  (rephrase stats: {path})"
 
     # --- the task ----------------------------------------------------------------------------

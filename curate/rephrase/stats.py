@@ -7,12 +7,11 @@ logarithmic buckets 5% wide: percentiles stay within 5% at any run size, in a fe
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from collections import Counter
 
-from curate.files import files_in
+from curate.storage import glob as files_in
+from curate.storage import join, read_json, write_json
 
 BUCKET_RATIO = 1.05
 MIN_LATENCY = 0.001  # seconds; anything faster lands in the first bucket
@@ -75,20 +74,15 @@ class RephraseStats:
         return self
 
     def save(self, folder: str, rank: int) -> str:
-        os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, f"{rank:05d}.json")
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(self.to_dict(), f)
-        os.replace(tmp, path)
+        path = join(folder, f"{rank:05d}.json")
+        write_json(path, self.to_dict())
         return path
 
     @classmethod
     def load_folder(cls, folder: str) -> "RephraseStats":
         total = cls()
         for path in files_in(folder, "*.json"):
-            with open(path) as f:
-                total += cls.from_dict(json.load(f))
+            total += cls.from_dict(read_json(path))
         return total
 
     # --- reporting -------------------------------------------------------------------------

@@ -8,11 +8,11 @@ and counters are added to the next block's row (their counters prefixed with the
 from __future__ import annotations
 
 import json
-import os
 
 from datatrove.utils.stats import PipelineStats
 
-from curate.files import files_in
+from curate.storage import glob as files_in
+from curate.storage import join, open_file, read_json, write_json
 from curate.step import BYTES_IN, BYTES_OUT, CPU_S, DOCS_IN, DOCS_OUT, DROPPED, SKIPPED, contract
 
 # reader counters that mean damage or unreadable input: printed with the funnel
@@ -31,8 +31,7 @@ def collect_stage(logging_dir: str, steps: list, tasks: int) -> dict:
     stat_files = files_in(logging_dir, "stats/*.json")
     merged = PipelineStats()
     for path in stat_files:
-        with open(path) as f:
-            merged += PipelineStats.from_json(json.load(f))
+        merged += PipelineStats.from_json(read_json(path))
     # datatrove saves stats for the steps that have them (plain functions have none)
     blocks = [contract(step) for step in steps if hasattr(step, "stats")]
     rows = [_row(block.name, block.internal, stats.stats.to_dict(), stats.time_stats.total)
@@ -44,7 +43,7 @@ def collect_errors(folder: str) -> list[dict]:
     """The file-level failures the run's readers saved (one JSON line each)."""
     errors = []
     for path in files_in(folder, "*.jsonl"):
-        with open(path) as f:
+        with open_file(path, "rt") as f:
             errors.extend(json.loads(line) for line in f if line.strip())
     return errors
 
@@ -126,9 +125,7 @@ def format_funnel(funnel: dict) -> str:
     return "\n".join(lines)
 
 
-def write_funnel(funnel: dict, output_dir: str) -> str:
-    path = os.path.join(output_dir, "funnel.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(funnel, f, indent=2)
-    os.replace(path + ".tmp", path)
+def write_funnel(funnel: dict, run_dir: str) -> str:
+    path = join(run_dir, "funnel.json")
+    write_json(path, funnel)
     return path

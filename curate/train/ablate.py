@@ -19,7 +19,7 @@ from dataclasses import replace
 import numpy as np
 from loguru import logger
 
-from curate.files import files_in
+from curate.storage import glob as files_in
 from curate.errors import CurateError
 from curate.train.config import Ablation, Mix, Pipeline, RandomBytes, Source, Texts
 from curate.train.data import TokenStream, WindowSampler, eval_set, read_texts, text_key, tokenize

@@ -1,0 +1,110 @@
+"""Files of a run, local or remote: the output, its run folder and staging through fsspec, so
+`--output s3://bucket/prefix` (or any fsspec URL) works like a local folder.
+
+Atomic writes: a file is written under a hidden temporary name and moved into place. On a local
+disk the move is a rename; on S3 it is a server-side copy and a delete, and an object appears
+whole or not at all, so in both cases a reader never sees a partial file under the final name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+
+import fsspec
+from fsspec.core import url_to_fs
+
+
+def is_remote(path: str) -> bool:
+    return "://" in path and not path.startswith("file://")
+
+
+def fs_of(path: str):
+    """(filesystem, path inside it)."""
+    return url_to_fs(path)
+
+
+def join(base: str, *parts: str) -> str:
+    return posixpath.join(base, *parts) if is_remote(base) else os.path.join(base, *parts)
+
+
+def exists(path: str) -> bool:
+    fs, inner = fs_of(path)
+    return fs.exists(inner)
+
+
+def isdir(path: str) -> bool:
+    fs, inner = fs_of(path)
+    return fs.isdir(inner)
+
+
+def isfile(path: str) -> bool:
+    fs, inner = fs_of(path)
+    return fs.isfile(inner)
+
+
+def listdir(path: str) -> list[str]:
+    """The names in a folder, sorted ([] when it does not exist)."""
+    if not is_remote(path):
+        return sorted(os.listdir(path)) if os.path.isdir(path) else []
+    fs, inner = fs_of(path)
+    try:
+        return sorted(posixpath.basename(p.rstrip("/")) for p in fs.ls(inner, detail=False)
+                      if p.rstrip("/") != inner.rstrip("/"))
+    except FileNotFoundError:
+        return []
+
+
+def glob(folder: str, pattern: str) -> list[str]:
+    """Sorted paths below `folder` matching `pattern` (the folder itself taken literally)."""
+    if not is_remote(folder):
+        import glob as local
+
+        return sorted(local.glob(os.path.join(local.escape(folder), pattern)))
+    fs, inner = fs_of(folder)
+    return sorted(fs.unstrip_protocol(p) for p in fs.glob(posixpath.join(inner, pattern)))
+
+
+def makedirs(path: str) -> None:
+    fs, inner = fs_of(path)
+    fs.makedirs(inner, exist_ok=True)
+
+
+def remove(path: str, recursive: bool = False) -> None:
+    """Remove a file or (recursive) a folder; nothing when it is not there."""
+    fs, inner = fs_of(path)
+    try:
+        fs.rm(inner, recursive=recursive)
+    except FileNotFoundError:
+        pass
+
+
+def open_file(path: str, mode: str = "rb"):
+    return fsspec.open(path, mode).open()
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Whole or not at all: under a hidden temporary name first, then moved into place."""
+    fs, inner = fs_of(path)
+    folder, name = posixpath.split(inner)
+    temp = posixpath.join(folder, f".{name}.tmp")
+    fs.makedirs(folder, exist_ok=True)
+    with fs.open(temp, "wb") as f:
+        f.write(data)
+    fs.mv(temp, inner)
+
+
+def read_json(path: str):
+    """The JSON in a file; None when there is no such file, {} when it does not parse."""
+    try:
+        with fsspec.open(path, "rt") as f:
+            return json.load(f)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, ValueError):
+        return {}
+
+
+def write_json(path: str, data) -> None:
+    write_bytes(path, json.dumps(data, indent=2, sort_keys=True).encode())
