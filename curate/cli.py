@@ -42,12 +42,23 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    """Exit 0 when the run is complete, 1 when it is not."""
+    import json
+
+    from curate.status import as_dict, format_status, status
+
+    s = status(args.output)
+    print(json.dumps(as_dict(s)) if args.json else format_status(s))
+    return 0 if s.complete else 1
+
+
 def _slurm_options(args: argparse.Namespace) -> dict:
     from curate.settings import parse_pairs
 
     return {"partition": args.partition, "time": args.time, "cpus_per_task": args.cpus_per_task,
             "mem_per_cpu_gb": args.mem_per_cpu_gb, "qos": args.qos, "env_command": args.slurm_env,
-            "sbatch_args": parse_pairs(args.sbatch or []), "detach": args.detach}
+            "sbatch_args": parse_pairs(args.sbatch or []), "python": args.slurm_python, "detach": args.detach}
 
 
 def _list_settings(path: str) -> int:
@@ -114,8 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     slurm.add_argument("--sbatch", action="append", metavar="KEY=VALUE",
                        help="any other sbatch option, e.g. --sbatch account=myproject; repeatable")
     slurm.add_argument("--slurm-env", metavar="COMMAND",
-                       help="run in each job before curate, e.g. 'source /shared/venv/bin/activate' (default: this "
-                            "Python, which every node must see at the same path)")
+                       help="a shell command each job runs first, e.g. 'source /shared/venv/bin/activate'")
+    slurm.add_argument("--slurm-python", metavar="COMMAND",
+                       help="how a job runs Python, e.g. 'apptainer exec /shared/curate.sif python' (default: `python` "
+                            "when --slurm-env is given, else this Python's path, which every node must see)")
     slurm.add_argument("--detach", action="store_true",
                        help="return once the jobs are submitted (curate status OUT follows them)")
     run.set_defaults(func=_run)
@@ -128,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     from curate.llm.cli import add_parser as add_llm_parser
 
     add_llm_parser(sub)  # curate llm-serve MODEL.gguf
+    status = sub.add_parser("status", help="where a run stands: per stage the tasks done, running, failed and pending")
+    status.add_argument("output", metavar="OUT", help="the run's output folder or URL (its --output)")
+    status.add_argument("--json", action="store_true", help="print it as one JSON object")
+    status.set_defaults(func=_status)
     from curate.report.cli import add_parser as add_report_parsers
 
     add_report_parsers(sub)  # curate report OUT --html FILE; curate sql OUT QUERY

@@ -115,7 +115,7 @@ def locked(run_dir: str):
         holder = _take(path, mine)
         if holder is None:
             break
-        if holder.get("host") == mine["host"] and not _alive(holder.get("pid")):
+        if holder.get("host") == mine["host"] and not process_alive(holder.get("pid")):
             storage.remove(path)  # a run that was killed: its lock is stale
             continue
         raise CurateError(f"another curate run (pid {holder.get('pid')} on {holder.get('host')}, since "
@@ -187,7 +187,7 @@ def refuse_overlap(inputs: list[str], ctx) -> None:
                                   "writes; choose an output outside the inputs")
 
 
-def _alive(pid) -> bool:
+def process_alive(pid) -> bool:
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:

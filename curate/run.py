@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections import Counter
 from dataclasses import dataclass
 from types import ModuleType
@@ -28,6 +29,8 @@ from curate.progress import Snapshot, Ticker
 from curate.report.funnel import collect_errors, collect_stage, run_funnel, write_funnel
 from curate.settings import make_settings, settings_class
 from curate.step import STAGING, Block, RunContext, Stage, contract
+
+PLAN = "plan.json"  # when this attempt started, its executor and stages: what `curate status` reads
 from curate.userfile import load_python_file
 
 
@@ -76,6 +79,9 @@ def run(path: str, ctx: RunContext, settings: dict | None = None, leave_out: tup
         state = claim(ctx, wanted, overwrite)
         make_folder(ctx.output)
         write_json(storage.join(ctx.run_dir, "blocks.json"), describe(blocks))
+        write_json(storage.join(ctx.run_dir, PLAN), {
+            "started": time.time(), "pipeline": os.path.abspath(path), "executor": ctx.executor,
+            "stages": [{"label": stage_label(s), "tasks": stage_tasks(ctx, s)} for s in stages]})
         if state.pop("staging_removed", False) and not all(done(ctx, n, s) for n, s in enumerate(stages, 1)):
             forget_stages(ctx, 1)  # the staging later stages need is gone: everything runs again
         save(ctx, state)
@@ -162,16 +168,27 @@ def failed_tasks_message(ctx: RunContext, number: int, stage: StagePlan) -> str:
     finished = set(storage.listdir(storage.join(ctx.stage_dir(number), "completions")))
     missing = [rank for rank in range(stage_tasks(ctx, stage)) if f"{rank:05d}" not in finished]
     rank = missing[0]
-    log = storage.join(ctx.stage_dir(number), "logs", f"task_{rank:05d}.log")
-    cause = "it was cancelled or never started (see the Slurm logs in " + \
-        storage.join(ctx.stage_dir(number), "slurm_logs") + ")"
-    if storage.isfile(log):
-        with storage.open_file(log, "rt") as f:
-            errors = [line.split(" - ", 1)[-1].strip() for line in f if "| ERROR" in line]
-        cause = errors[-1].removeprefix(f"task {rank} failed: ") if errors else \
-            "it stopped before it finished (killed or cancelled)"
+    log, lines = task_log(ctx.stage_dir(number), rank)
+    cause = failure_cause(rank, lines) if lines is not None else \
+        "it was cancelled or never started (see the Slurm logs in " + storage.join(ctx.stage_dir(number), "slurm_logs") + ")"
     more = f" ({len(missing) - 1} more tasks of stage {number} did not finish)" if len(missing) > 1 else ""
     return f"stage {number} task {rank} failed: {cause}; its log: {log}{more}"
+
+
+def task_log(stage_dir: str, rank: int) -> tuple[str, list[str] | None]:
+    """A task's log file and its lines (None: there is none)."""
+    log = storage.join(stage_dir, "logs", f"task_{rank:05d}.log")
+    if not storage.isfile(log):
+        return log, None
+    with storage.open_file(log, "rt") as f:
+        return log, f.read().splitlines()
+
+
+def failure_cause(rank: int, lines: list[str]) -> str:
+    """What a task that did not finish logged as its failure."""
+    errors = [line.split(" - ", 1)[-1].strip() for line in lines if "| ERROR" in line]
+    return errors[-1].removeprefix(f"task {rank} failed: ") if errors else \
+        "it stopped before it finished (killed or cancelled)"
 
 
 def stage_tasks(ctx: RunContext, stage: StagePlan) -> int:

@@ -45,7 +45,7 @@ class SlurmCluster:
             "CredType=cred/munge", "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none", "MpiDefault=none",
             "ReturnToService=2", "SchedulerType=sched/backfill", "SelectType=select/cons_tres",
             "SelectTypeParameters=CR_Core_Memory", "AccountingStorageType=accounting_storage/none",
-            "JobAcctGatherType=jobacct_gather/none", "JobCompType=jobcomp/none", "MaxArraySize=1001",
+            "JobAcctGatherType=jobacct_gather/none", f"SlurmctldPort={_free_port()}", f"SlurmdPort={_free_port()}", "JobCompType=jobcomp/none", "MaxArraySize=1001",
             "MinJobAge=600", "SlurmctldTimeout=30", "SlurmdTimeout=30", "InactiveLimit=0", "KillWait=5",
             f"StateSaveLocation={state}", f"SlurmdSpoolDir={spool}",
             f"SlurmctldPidFile={self.folder / 'slurmctld.pid'}", f"SlurmdPidFile={self.folder / 'slurmd.pid'}",
@@ -66,13 +66,15 @@ class SlurmCluster:
         subprocess.run(["/usr/sbin/slurmd", "-f", str(self.conf)], check=True, capture_output=True, env=env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if not _alive(_pid(self.folder / "slurmctld.pid")) and time.monotonic() > deadline - 55:
-                break  # the controller died: its log says why
+            if time.monotonic() > deadline - 55 and not all(_alive(_pid(self.folder / f"{d}.pid")) for d in DAEMONS):
+                break  # a daemon died: its log says why
             out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, env=env).stdout
             if "idle" in out or "mixed" in out:
                 return self
             time.sleep(0.5)
-        raise RuntimeError(f"slurm did not come up: {(self.folder / 'slurmctld.log').read_text()[-2000:]}")
+        logs = "\n".join(f"{d}.log: ...{(self.folder / f'{d}.log').read_text()[-1500:]}" for d in DAEMONS
+                         if (self.folder / f"{d}.log").exists())
+        raise RuntimeError(f"slurm did not come up:\n{logs}")
 
     def stop(self) -> None:
         env = {**os.environ, **self.env}
@@ -96,6 +98,13 @@ class SlurmCluster:
         out = subprocess.run(["squeue", "-h", "-o", "%i %T %r"], capture_output=True, text=True,
                              env={**os.environ, **self.env}).stdout
         return [line for line in out.splitlines() if line.strip()]
+
+
+def _free_port() -> int:
+    """Ports of this cluster's own: daemons a killed test session left behind cannot take its node."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _pid(path: Path) -> int | None:

@@ -109,6 +109,15 @@ def test_a_run_killed_while_writing_to_s3_resumes_to_the_same_rows(s3, env, shar
         for path in fs.glob(f"{BUCKET}/runs/killed/*.parquet"):  # whatever is visible is whole
             with fs.open(path, "rb") as f:
                 pq.read_table(io.BytesIO(f.read()))
+    # curate status reads the run from the bucket: stages 1 and 2 done, stage 3 killed, no driver left
+    stopped = curate("status", out, "--json", env=env)
+    assert stopped.returncode == 1, stopped.stderr
+    report = json.loads(stopped.stdout)
+    assert report["active"] is False and report["complete"] is False
+    assert [s["counts"]["done"] for s in report["stages"][:2]] == [2, 1] and report["stages"][2]["counts"]["done"] < 2
+    assert report["failed"] and {t["stage"] for t in report["failed"]} == {3}
+    assert all(t["log"].startswith(f"{out}.curate/stage_3/logs/task_") for t in report["failed"])
     resumed = curate(*args, "--output", out, env=env)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert remote_rows(s3fs_of(s3), f"{BUCKET}/runs/killed") == local_rows(tmp_path / "ref")
+    assert curate("status", out, env=env).returncode == 0

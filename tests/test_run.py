@@ -3,20 +3,14 @@ on real crawl files (local executor, any task/worker split) and on a real local 
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import hashlib
 import json
 import os
 import re
-import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import threading
 from pathlib import Path
 
 import duckdb
@@ -25,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.cli import main
+from ray_cluster import RayCluster
 
 REPO = Path(__file__).resolve().parent.parent
 PIPELINE = str(REPO / "pipelines" / "datacomp.py")
@@ -248,62 +243,16 @@ def test_task_split_and_workers_do_not_change_the_output(shared_data, recipe, tm
 # -- Ray ------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory):
-    """A real single-node Ray cluster in its own process group. `ray start --block` stays in
-    the foreground, so stopping it (and only it) needs no `ray stop`, which would stop every
-    Ray cluster on the machine."""
+    """A real single-node Ray cluster (tests/ray_cluster.py): its address and auth environment."""
     pytest.importorskip("ray")
-    ray_bin = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
-    port = _free_port()
-    cmd = [ray_bin, "start", "--head", "--block", f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
-           f"--ray-client-server-port={_free_port()}", f"--dashboard-agent-listen-port={_free_port()}",
-           "--object-store-memory=200000000"]
-    log = tmp_path_factory.mktemp("ray") / "ray-start.log"
-    # token auth with a token of this test's own: independent of any ~/.ray/auth_token (Ray
-    # turns token auth on when that file exists, and a driver without the token is refused)
-    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **auth}
-    with open(log, "wb") as logf:
-        proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True, env=env)
-    started = threading.Event()
-
-    def wait_ready():
-        while proc.poll() is None:
-            if b"Ray runtime started" in log.read_bytes():
-                started.set()
-                return
-            started.wait(0.5)
-
-    waiter = threading.Thread(target=wait_ready, daemon=True)
-    waiter.start()
-    waiter.join(120)
+    cluster = RayCluster(tmp_path_factory.mktemp("ray"))
     try:
-        if not started.is_set():
-            pytest.fail(f"ray start did not come up:\n{log.read_text()[-3000:]}")
-        yield f"127.0.0.1:{port}", auth
+        cluster.start_head(cpus=2)
+        yield cluster.address, cluster.auth
     finally:
-        try:
-            proc.send_signal(signal.SIGTERM)  # `ray start --block` stops its processes on SIGTERM
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # whatever of this group is left
-        except ProcessLookupError:
-            pass
-        proc.wait(10)
-        # `ray start` recorded this cluster as the machine's default one; `ray stop` would forget it
-        current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
-        with contextlib.suppress(OSError):
-            if current.read_text().strip().endswith(f":{port}"):
-                current.unlink()
+        cluster.stop()
 
 
 @pytest.mark.slow

@@ -94,6 +94,12 @@ def inputs(files: list[str]) -> list[str]:
     return [arg for f in files for arg in ("--input", f)]
 
 
+def status(out, env: dict) -> tuple[int, dict]:
+    done = curate("status", str(out), "--json", env=env)
+    assert done.returncode in (0, 1), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
 def wait_for_empty_queue(cluster: SlurmCluster, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while cluster.queue() and time.monotonic() < deadline:
@@ -133,6 +139,10 @@ def test_a_task_cancelled_mid_run_then_the_same_command_completes(slurm, crawl, 
     started = curate(*args, "--output", str(out), "--detach", env={**env, "SLOW": "0.3"})
     assert started.returncode == 0 and "curate status" in started.stdout, started.stderr
     jobs = json.loads((Path(f"{out}.curate") / "slurm_jobs.json").read_text())
+    code, queued = status(out, env)  # curate status follows the detached run: its jobs, by stage
+    assert code == 1 and queued["active"] is True and queued["complete"] is False
+    assert [list(stage["jobs"]) for stage in queued["stages"]] == [jobs["1"], jobs["2"], jobs["3"]]
+    assert {state for stage in queued["stages"] for state in stage["jobs"].values()} <= {"PENDING", "RUNNING"}
     logs = Path(f"{out}.curate") / "stage_1" / "logs"
     deadline = time.monotonic() + 120
     while not (logs / "task_00001.log").exists() and time.monotonic() < deadline:
@@ -140,8 +150,15 @@ def test_a_task_cancelled_mid_run_then_the_same_command_completes(slurm, crawl, 
     subprocess.run(["scancel", f"{jobs['1'][0]}_1"], check=True, env={**os.environ, **slurm.env})  # task 1
     wait_for_empty_queue(slurm)  # the later stages depended on it: cancelled, not left pending
     assert not (Path(f"{out}.curate") / "stage_1" / "completions" / "00001").exists()
+    code, cancelled = status(out, env)
+    assert code == 1 and cancelled["active"] is False
+    assert [(t["stage"], t["rank"]) for t in cancelled["failed"]] == [(1, 1)]
+    assert cancelled["failed"][0]["cause"] == "it stopped before it finished (killed or cancelled)"
+    assert f"Slurm {jobs['1'][0]}_1" in cancelled["failed"][0]["where"]
+    assert [stage["counts"]["pending"] for stage in cancelled["stages"][1:]] == [1, 3]  # never started
     resumed = curate(*args, "--output", str(out), env=env)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert status(out, env)[0] == 0
     assert rows(out) == rows(tmp_path / "ref")
     wait_for_empty_queue(slurm)
 
@@ -161,4 +178,8 @@ def test_a_failing_task_is_one_line_and_nothing_is_left_queued(slurm, crawl, lid
     assert line == (f"curate: error: stage 1 task {rank} failed: RuntimeError: injected failure on {first_id}; "
                     f"its log: {log}"), failed.stderr[-2000:]
     assert "Traceback" not in failed.stderr and "Traceback" in log.read_text()
+    code, report = status(out, env)
+    assert code == 1 and [(t["rank"], t["cause"]) for t in report["failed"]] == \
+        [(rank, f"RuntimeError: injected failure on {first_id}")]
+    assert report["failed"][0]["last_lines"][-1] == f"RuntimeError: injected failure on {first_id}"
     wait_for_empty_queue(slurm, seconds=30)

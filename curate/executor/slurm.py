@@ -32,13 +32,14 @@ POLL_S = 2.0
 
 class SlurmExecutor(CurateTasks, SlurmPipelineExecutor):
     pipeline_file: str = ""  # a job imports it before it unpickles the stage
+    python: str = ""  # the command that runs Python in a job (default: this Python, by its path)
 
     def get_sbatch_args(self, max_array: int = 1) -> dict:
         # options not given are left out, not written as "None" (a cluster without QoS, partitions)
         return {k: v for k, v in super().get_sbatch_args(max_array).items() if v is not None}
 
     def command(self) -> str:
-        run = (f"{shlex.quote(sys.executable)} -m curate.executor.slurm_job {shlex.quote(self.pipeline_file)} "
+        run = (f"{self.python or shlex.quote(sys.executable)} -m curate.executor.slurm_job {shlex.quote(self.pipeline_file)} "
                f"{shlex.quote(self.logging_dir.resolve_paths('executor.pik'))}")
         return f"srun -l -n {self.nodes_per_task} {run}" if self.nodes_per_task > 1 else run
 
@@ -80,6 +81,7 @@ def make(steps: list, tasks: int, workers: int, logging_dir: str, options: dict,
         qos=options.get("qos"), env_command=options.get("env_command"), sbatch_args=options.get("sbatch_args") or {},
         max_array_size=options.get("max_array_size") or 1001, requeue=False, with_srun=False)
     executor.pipeline_file = os.path.abspath(pipeline_file)
+    executor.python = options.get("python") or ("python" if options.get("env_command") else "")
     return executor
 
 

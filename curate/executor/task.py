@@ -1,6 +1,6 @@
 """One task of a stage, run curate's way on any of datatrove's executors: its own log file with
 everything while the console stays as the CLI set it (datatrove's own task loop turns the console
-to INFO and prints stats dumps), the documents counted for the progress display, then its stats
+to INFO and prints stats dumps), the documents counted for the progress display and `curate status` (its heartbeat), then its stats
 and completion marker."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from loguru import logger
 
 from curate.errors import CurateError
 from curate.log import add_task_log
-from curate.progress import counted
+from curate.progress import Heartbeat, counted
 
 
 DRIVER_PID = os.getpid()  # the process that imported curate first: forked workers have another
@@ -34,13 +34,15 @@ class CurateTasks:
         sink = add_task_log(logfile)
         generators = []
         try:
+            beat = Heartbeat(self.logging_dir, rank)
             data = None
             for index, step in enumerate(self.pipeline):
                 data = step(data, rank, self.world_size)
                 generators.append(data)
                 if index == 0:
-                    data = counted(data, rank)
+                    data = counted(data, rank, beat)
             deque(data or (), maxlen=0)
+            beat.save(finished=True)
             stats = PipelineStats(self.pipeline)
             if node_rank <= 0:  # a task spanning several nodes is saved and marked by its first
                 with self.logging_dir.open(f"stats/.{rank:05d}.json.tmp", "w") as f:
