@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     slurm.add_argument("--mem-per-cpu-gb", type=int, help="memory per CPU in GB (default 2)")
     slurm.add_argument("--qos", help="quality of service (left out when not given)")
     slurm.add_argument("--sbatch", action="append", metavar="KEY=VALUE",
-                       help="any other sbatch option, e.g. --sbatch account=myproject; repeatable")
+                       help="any other sbatch option, e.g. --sbatch account=myproject; N:KEY=VALUE for stage N only, "
+                            "e.g. --sbatch 2:mem-per-cpu=180G; repeatable")
     slurm.add_argument("--slurm-env", metavar="COMMAND",
                        help="a shell command each job runs first, e.g. 'source /shared/venv/bin/activate'")
     slurm.add_argument("--slurm-python", metavar="COMMAND",

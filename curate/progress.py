@@ -5,9 +5,9 @@
   The driver reads the slots every half second and hands a snapshot to whoever shows it (the CLI,
   on a terminal).
 - `curate status`, from anywhere and for any executor: each task saves a heartbeat,
-  OUTPUT.curate/stage_N/progress/RANK.json (documents so far, when, and where it runs: host, pid,
-  Slurm array task, Ray node), at its start, at its first document, every HEARTBEAT_S seconds and
-  at its end.
+  OUTPUT.curate/stage_N/progress/RANK.json (documents so far, when, peak memory, and where it
+  runs: host, pid, Slurm array task, Ray node), at its start, at its first document, every
+  HEARTBEAT_S seconds and at its end.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import resource
 import socket
 import sys
 import threading
@@ -61,7 +62,7 @@ class Heartbeat:
     def save(self, finished: bool = False) -> None:
         self.saved_at = time.monotonic()
         record = {"rank": self.rank, "documents": self.documents, "started": self.started, "updated": time.time(),
-                  "finished": finished, **self.where}
+                  "finished": finished, "peak_rss_mb": peak_rss_mb(), **self.where}
         hidden, final = f"progress/.{self.rank:05d}.json.tmp", f"progress/{self.rank:05d}.json"
         try:
             with self.folder.open(hidden, "w") as f:
@@ -71,6 +72,12 @@ class Heartbeat:
             if not self.broken:
                 logger.warning(f"task {self.rank}: cannot save its progress file {final}: {e}")
             self.broken = True
+
+
+def peak_rss_mb() -> int:
+    """The peak resident memory of this process so far (a forked worker's includes the pages it
+    shares with the driver it was forked from)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
 
 
 def where_this_runs() -> dict:

@@ -139,7 +139,7 @@ def run_on_slurm(ctx: RunContext, stages: list[StagePlan], path: str) -> list[di
     for number, stage in enumerate(stages, 1):
         executor = slurm.make(stage.steps, stage_tasks(ctx, stage), min(ctx.workers, stage_tasks(ctx, stage)),
                               ctx.stage_dir(number), ctx.executor_options, path,
-                              f"curate-{os.path.basename(os.path.normpath(ctx.output))}-{number}")
+                              f"curate-{os.path.basename(os.path.normpath(ctx.output))}-{number}", number)
         jobs[str(number)] = after = executor.submit(after) or after
     write_json(jobs_file, jobs)
     submitted = [j for ids in jobs.values() for j in ids]

@@ -56,6 +56,7 @@ class StageStatus:
     rate: float | None  # documents per second of the latest attempt, wall clock
     jobs: dict  # Slurm job id -> its state in squeue ("gone" once it left the queue)
     nodes: list[str]  # where its latest attempt's tasks ran: Ray node ids, else hosts
+    peak_rss_mb: int | None  # the largest peak memory of a task's process
 
 
 @dataclass
@@ -149,11 +150,13 @@ def _stage(number: int, plan: dict, tasks: list[Task], beats: dict[int, dict], j
     rate = None
     if recent:
         seconds = max(b["updated"] for b in recent) - min(b["started"] for b in recent)
-        rate = sum(b["documents"] for b in recent) / seconds if seconds > 0 else None
+        documents = sum(b["documents"] for b in recent)
+        rate = documents / seconds if seconds > 0 and documents else None
     jobs = {j: (queue or {}).get(j, "gone") if queue is not None else "unknown" for j in job_ids}
     nodes = sorted({b.get("ray_node") or b.get("host", "") for b in recent})
+    peak = max((b.get("peak_rss_mb") or 0 for b in recent), default=0) or None
     return StageStatus(number, plan["label"], plan["tasks"], counts,
-                       sum(t.documents for t in tasks if t.state in ("done", "running")), rate, jobs, nodes)
+                       sum(t.documents for t in tasks if t.state in ("done", "running")), rate, jobs, nodes, peak)
 
 
 def _heartbeats(stage_dir: str) -> dict[int, dict]:
@@ -204,13 +207,14 @@ def _squeue(job_ids: list[str]) -> dict[str, str] | None:
 def format_status(s: RunStatus) -> str:
     lines = [f"{s.output}: {s.executor} run of {s.pipeline}", f"  {s.driver}"]
     header = f"{'stage':<7}{'what':<26}{'tasks':>6}{'done':>6}{'running':>8}{'failed':>7}{'pending':>8}" \
-             f"{'documents':>12}{'docs/s':>9}"
+             f"{'documents':>12}{'docs/s':>9}{'peak MB':>9}"
     lines += [header, "-" * len(header)]
     for st in s.stages:
         rate = f"{st.rate:,.0f}" if st.rate is not None else "-"
+        peak = f"{st.peak_rss_mb:,}" if st.peak_rss_mb else "-"
         c = st.counts
         lines.append(f"{st.number:<7}{st.label[:25]:<26}{st.tasks:>6}{c['done']:>6}{c['running']:>8}{c['failed']:>7}"
-                     f"{c['pending']:>8}{st.documents:>12,}{rate:>9}")
+                     f"{c['pending']:>8}{st.documents:>12,}{rate:>9}{peak:>9}")
         if st.jobs:
             lines.append("       Slurm jobs: " + ", ".join(f"{j} ({state.lower()})" for j, state in st.jobs.items()))
         if len(st.nodes) > 1:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import glob
 import json
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pyarrow as pa
@@ -164,6 +166,32 @@ def test_band_runs_are_the_same_in_one_or_many_key_ranges(tmp_path):
         if len(docs) > 1:
             expected.add(docs)
     assert len(expected) > 200 and groups(1 << 24) == expected and groups(64) == expected
+
+
+def test_band_runs_over_more_task_files_than_open_files_allowed(tmp_path):
+    """1,000 tasks' files (2,000 per band) read under a limit of 128 open files: none stays open."""
+    tasks, per_task = 1000, 5
+    rng = np.random.default_rng(7)
+    all_keys = rng.integers(0, 2000, size=tasks * per_task).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    for rank in range(tasks):
+        write_band(str(tmp_path), "000", rank, all_keys[rank * per_task:(rank + 1) * per_task], np.arange(per_task))
+    expected = sorted(tuple(np.flatnonzero(all_keys == key).tolist()) for key in np.unique(all_keys)
+                      if (all_keys == key).sum() > 1)
+    code = f"""
+import json, resource
+import numpy as np
+from curate.dedup.buckets import duplicate_runs
+resource.setrlimit(resource.RLIMIT_NOFILE, (128, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+offsets = np.arange(0, {tasks * per_task + 1}, {per_task})
+for max_records in (1 << 24, 500):
+    groups = sorted(tuple(d[a:b].tolist()) for d, s in duplicate_runs({str(tmp_path)!r}, "000", offsets, max_records)
+                    for a, b in zip(s[:-1], s[1:]))
+    print(json.dumps(groups))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(expected) > 500
+    assert [json.loads(line) for line in done.stdout.splitlines()] == [[list(g) for g in expected]] * 2
 
 
 # -- the pipeline through `curate run` ---------------------------------------------------------

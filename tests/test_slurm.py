@@ -113,7 +113,8 @@ def test_the_recipe_on_slurm_gives_the_local_rows(slurm, crawl, lid_model, tmp_p
     assert local.returncode == 0, local.stderr
     on_slurm = curate("run", DATACOMP, *inputs(crawl), "--tasks", "4", "--workers", "2", "--executor", "slurm",
                       "--output", str(tmp_path / "slurm"), "--time", "00:20:00", "--sbatch", "job-name=recipe",
-                      env=env)
+                      "--sbatch", "2:mem-per-cpu=1G",
+                      "--slurm-env", f"source {sys.prefix}/bin/activate", env=env)
     assert on_slurm.returncode == 0, on_slurm.stderr[-3000:]
     assert rows(tmp_path / "slurm") == rows(tmp_path / "local") and len(rows(tmp_path / "local")) >= 20
     run_dir = Path(f"{tmp_path / 'slurm'}.curate")
@@ -122,8 +123,12 @@ def test_the_recipe_on_slurm_gives_the_local_rows(slurm, crawl, lid_model, tmp_p
     script = (run_dir / "stage_1" / "launch_script.slurm").read_text()
     assert "#SBATCH --array=0-3%2" in script and "#SBATCH --time=00:20:00" in script and "--qos" not in script
     assert "#SBATCH --job-name=recipe" in script  # --sbatch wins over the default name
-    # the clustering stage is one task, after every task of the first stage
+    # the environment command, then the `python` it puts first on the PATH
+    assert f"source {sys.prefix}/bin/activate\n" in script and "\npython -m curate.executor.slurm_job " in script
+    # the clustering stage is one task, after every task of the first stage; a stage's own option
     assert "#SBATCH --array=0-0" in (run_dir / "stage_2" / "launch_script.slurm").read_text()
+    assert "#SBATCH --mem-per-cpu=1G" in (run_dir / "stage_2" / "launch_script.slurm").read_text()
+    assert "#SBATCH --mem-per-cpu=2G" in script
     wait_for_empty_queue(slurm)
 
 

@@ -5,9 +5,12 @@ Each signature task writes, per band, its (key, row) records sorted by key:
 the task's staged Parquet). The exact-dedup hash is one more "band" named `exact`.
 
 The cluster stage reads one band at a time, in key ranges: a binary search in each task's
-memory-mapped key file finds the range's slice, so no more than one range of one band is ever
-in memory, whatever the corpus size. In remote staging (an s3:// output), a band's files are copied
-to a local temporary folder first, to be memory-mapped there.
+memory-mapped key file finds where every range starts, so no more than one range of one band is
+ever in memory, whatever the corpus size. No file stays open: each is mapped for its binary search
+and closed, and a range's slice is read with one positioned read per file (holding every task's
+files open ran out of file descriptors at ~1,000 tasks under the usual limit, and of memory maps,
+65,530 by default, at ~32,000). In remote staging (an s3:// output), a band's files are copied to a
+local temporary folder first.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -36,8 +40,39 @@ def write_band(work_dir: str, band: str, rank: int, keys: np.ndarray, rows: np.n
         storage.write_bytes(storage.join(work_dir, "bands", band, f"{rank:05d}.{suffix}.npy"), data.getvalue())
 
 
-def _open(work_dir: str, band: str, rank: int, local: str):
-    """A task's (keys, rows) of a band, memory-mapped; copied into `local` first when remote."""
+@dataclass
+class _Array:
+    """An .npy file's data, located (path, where the data starts, its dtype, its length)."""
+
+    path: str
+    offset: int
+    dtype: np.dtype
+    length: int
+
+    @classmethod
+    def locate(cls, path: str) -> "_Array":
+        mapped = np.load(path, mmap_mode="r")  # (parses the header; the map is closed at once)
+        try:
+            return cls(path, mapped.offset, mapped.dtype, len(mapped))
+        finally:
+            mapped._mmap.close()
+
+    def read(self, a: int, b: int) -> np.ndarray:
+        """Elements a..b-1: one positioned read, the file closed again."""
+        return np.fromfile(self.path, self.dtype, count=b - a, offset=self.offset + a * self.dtype.itemsize)
+
+    def cuts(self, bounds: list[int]) -> np.ndarray:
+        """Where each key bound falls in this (sorted) key file: a binary search in a memory map
+        that is closed again."""
+        keys = np.memmap(self.path, self.dtype, "r", offset=self.offset, shape=(self.length,))
+        try:
+            return np.searchsorted(keys, np.array(bounds, np.uint64), "left")
+        finally:
+            keys._mmap.close()
+
+
+def _open(work_dir: str, band: str, rank: int, local: str) -> tuple[_Array, _Array] | None:
+    """A task's (keys, rows) files of a band; copied into `local` first when remote."""
     arrays = []
     for suffix in ("keys", "rows"):
         path = storage.join(work_dir, "bands", band, f"{rank:05d}.{suffix}.npy")
@@ -51,8 +86,8 @@ def _open(work_dir: str, band: str, rank: int, local: str):
             path = copy
         elif not os.path.exists(path):
             return None
-        arrays.append(np.load(path, mmap_mode="r"))
-    return tuple(arrays)
+        arrays.append(_Array.locate(path))
+    return arrays[0], arrays[1]
 
 
 def duplicate_runs(work_dir: str, band: str, offsets: np.ndarray, max_records: int = 1 << 24
@@ -68,16 +103,19 @@ def duplicate_runs(work_dir: str, band: str, offsets: np.ndarray, max_records: i
 
 
 def _runs(files, max_records: int, offsets: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    total = sum(len(keys) for _, (keys, _) in files)
+    total = sum(keys.length for _, (keys, _) in files)
     parts = max(1, -(-total // max_records))
-    bounds = [int(i * (1 << 64) // parts) for i in range(parts)] + [1 << 64]
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    bounds = [int(i * (1 << 64) // parts) for i in range(parts)]
+    # per file, where each range starts (and the file's end): one binary search per file and range
+    cuts = [np.append(keys.cuts(bounds), keys.length) for _, (keys, _) in files]
+    for part in range(parts):
         keys, docs = [], []
-        for rank, (k, r) in files:
-            a = int(np.searchsorted(k, np.uint64(lo), "left"))
-            b = len(k) if hi == 1 << 64 else int(np.searchsorted(k, np.uint64(hi), "left"))
-            keys.append(np.asarray(k[a:b]))
-            docs.append(np.asarray(r[a:b]).astype(np.int64) + offsets[rank])
+        for (rank, (k, r)), cut in zip(files, cuts):
+            a, b = int(cut[part]), int(cut[part + 1])
+            if a == b:
+                continue
+            keys.append(k.read(a, b))
+            docs.append(r.read(a, b).astype(np.int64) + offsets[rank])
         if not keys:
             continue
         keys, docs = np.concatenate(keys), np.concatenate(docs)

@@ -72,13 +72,30 @@ class SlurmExecutor(CurateTasks, SlurmPipelineExecutor):
         return ids
 
 
+def stage_sbatch_args(sbatch_args: dict, stage: int) -> dict:
+    """The sbatch options for stage `stage`: KEY=VALUE for every stage, then N:KEY=VALUE for stage N
+    only (e.g. 2:mem-per-cpu=180G for dedup's clustering, one task that holds the corpus's arrays)."""
+    common, mine = {}, {}
+    for key, value in sbatch_args.items():
+        number, _, option = key.rpartition(":")
+        if number and not number.isdigit():
+            raise CurateError(f"--sbatch {key}={value}: a stage's own option starts with the stage's number, e.g. "
+                              "--sbatch 2:mem-per-cpu=180G")
+        if not number:
+            common[option] = value
+        elif int(number) == stage:
+            mine[option] = value
+    return {**common, **mine}
+
+
 def make(steps: list, tasks: int, workers: int, logging_dir: str, options: dict, pipeline_file: str,
-         name: str) -> SlurmExecutor:
+         name: str, stage: int) -> SlurmExecutor:
     executor = SlurmExecutor(
         steps, tasks=tasks, workers=workers if workers < tasks else -1, logging_dir=logging_dir, job_name=name,
         time=options.get("time") or "24:00:00", partition=options.get("partition"),
         cpus_per_task=options.get("cpus_per_task") or 1, mem_per_cpu_gb=options.get("mem_per_cpu_gb") or 2,
-        qos=options.get("qos"), env_command=options.get("env_command"), sbatch_args=options.get("sbatch_args") or {},
+        qos=options.get("qos"), env_command=options.get("env_command"),
+        sbatch_args=stage_sbatch_args(options.get("sbatch_args") or {}, stage),
         max_array_size=options.get("max_array_size") or 1001, requeue=False, with_srun=False)
     executor.pipeline_file = os.path.abspath(pipeline_file)
     executor.python = options.get("python") or ("python" if options.get("env_command") else "")
