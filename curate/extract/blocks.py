@@ -1,0 +1,173 @@
+"""Prototype: main text by blocks over selectolax's lexbor DOM."""
+
+from __future__ import annotations
+
+import re
+
+from selectolax.lexbor import LexborHTMLParser
+
+JUNK = ["script", "style", "noscript", "svg", "iframe", "template", "nav", "button", "select", "textarea",
+        "input", "object", "embed", "canvas", "video", "audio", "map", "dialog", "menu"]
+BLOCK = frozenset("p div section article main header footer aside ul ol li dl dt dd table thead tbody tfoot tr td "
+                  "th h1 h2 h3 h4 h5 h6 pre blockquote figure figcaption fieldset address details summary hr br "
+                  "center caption legend body form".split())
+HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
+BOILER_TAGS = frozenset(["footer", "aside", "form"])
+BOILER = re.compile(r"(?:^|[\s_-])(?:comments?|commentlist|disqus|share|sharing|related|recommend\w*|promo|"
+                    r"sidebar|widget|ads|banner|cookies?|consent|gdpr|newsletter|subscribe|breadcrumbs?|"
+                    r"pagination|pager|menu|navbar|nav|footer|popup|modal|outbrain|taboola|sponsor\w*|"
+                    r"tagcloud|byline|author-bio|skip|rating|login|signup|toolbar)(?:$|[\s_-])",
+                    re.I)
+COMMENTS = re.compile(r"(?:^|[\s_-])(?:comments?|commentlist|disqus)(?:$|[\s_-])", re.I)
+SPACES = re.compile(r"\s+")
+SKIP_BLOCKS = frozenset(["figcaption"])
+LAMBDA = 0.5
+DENSE = 0.8
+WRAPPER = 0.5
+
+
+class Block:
+    __slots__ = ("parts", "link", "tag", "path")
+
+    def __init__(self, tag, path):
+        self.parts, self.link, self.tag, self.path = [], 0, tag, path
+
+
+CHECK_MARKS = frozenset(["div", "section", "ul", "ol", "aside", "header", "footer", "table", "li", "p", "span",
+                         "article", "dl", "td"])
+
+
+def extract(html: str) -> str:
+    tree = LexborHTMLParser(html.encode("utf-8", "replace"))
+    body = tree.body
+    if body is None:
+        return ""
+    tree.strip_tags(JUNK)
+    blocks: list[Block] = []
+    marked: set[int] = set()
+    comments: set[int] = set()
+    path: list[int] = [0]
+    counter = [0]
+    state = {"block": Block("body", (0,))}
+
+    def flush(tag):
+        current = state["block"]
+        if current.parts:
+            blocks.append(current)
+        state["block"] = Block(tag, tuple(path))
+
+    def walk(node, in_link: bool):
+        for child in node.iter(include_text=True):
+            tag = child.tag
+            if tag == "-text":
+                text = child.text_content
+                if text and not text.isspace():
+                    block = state["block"]
+                    block.parts.append(text)
+                    if in_link:
+                        block.link += len(text)
+                continue
+            if tag is None or tag[0] == "-":
+                continue
+            if tag in BLOCK:
+                counter[0] += 1
+                number = counter[0]
+                if tag in BOILER_TAGS:
+                    marked.add(number)
+                elif tag in CHECK_MARKS:
+                    attributes = child.attributes
+                    marks = (attributes.get("class") or "") + " " + (attributes.get("id") or "")
+                    if len(marks) > 1 and BOILER.search(marks):
+                        marked.add(number)
+                        if COMMENTS.search(marks):
+                            comments.add(number)
+                path.append(number)
+                flush(tag)
+                walk(child, in_link)
+                path.pop()
+                flush(node.tag if node.tag in BLOCK else "div")
+            else:
+                walk(child, in_link or tag == "a")
+
+    walk(body, False)
+    flush("body")
+    return select(blocks, marked, comments)
+
+
+def container_sums(blocks, texts, values, boiler) -> tuple[dict, dict]:
+    good: dict[int, float] = {}
+    sizes: dict[int, float] = {}
+    for b, text, value in zip(blocks, texts, values):
+        if boiler and boiler.intersection(b.path):
+            continue
+        for node in b.path:
+            sizes[node] = sizes.get(node, 0.0) + len(text)
+            if value:
+                good[node] = good.get(node, 0.0) + value
+    return good, sizes
+
+
+def main_container(blocks, values, boiler, good, sizes) -> int:
+    """The container whose children hold the most good text (a block's parent gets its value, the
+    grandparent half, further ancestors a third per level), then widened to its ancestors while
+    what they add is mostly good text (a headline and lead beside the body, not a sidebar)."""
+    decayed: dict[int, float] = {}
+    parent: dict[int, int] = {}
+    for b, value in zip(blocks, values):
+        path = b.path
+        for i in range(1, len(path)):
+            parent[path[i]] = path[i - 1]
+        if not value or (boiler and boiler.intersection(path)):
+            continue
+        for level, node in enumerate(reversed(path[:-1])):
+            decayed[node] = decayed.get(node, 0.0) + value / (1.0 if level == 0 else 2.0 if level == 1 else level * 3.0)
+    if not decayed:
+        return 0
+    best = max(decayed, key=decayed.get)
+    while best in parent:
+        up = parent[best]
+        added_good = good.get(up, 0.0) - good.get(best, 0.0)
+        added = sizes.get(up, 0.0) - sizes.get(best, 0.0)
+        if added > 0 and added_good < DENSE * added:
+            break
+        best = up
+    return best
+
+
+def select(blocks: list[Block], marked: set[int], comments: set[int]) -> str:
+    texts = [SPACES.sub(" ", "".join(b.parts)).strip() for b in blocks]
+    values = []
+    scores: dict[int, float] = {}
+    for b, text in zip(blocks, texts):
+        n = len(text)
+        density = min(1.0, b.link / n) if n else 1.0
+        value = n * (1 - density) if n >= 40 and density < 0.4 else 0.0
+        values.append(value)
+        if value:
+            for node in b.path:
+                scores[node] = scores.get(node, 0.0) + value
+    total = scores.get(0, 0.0)
+    if not total:
+        return "\n".join(t for t in texts if t)
+    # a marked container (boilerplate by its tag, class or id) that wraps nearly all the good text
+    # (a page-wide <form>, a wrapper named "page-nav-wrapper") is a wrapper, not boilerplate
+    boiler = {node for node in marked if scores.get(node, 0.0) < WRAPPER * total or node in comments}
+    good, sizes = container_sums(blocks, texts, values, boiler)
+    if not good:  # all the good text is in marked containers: the marks were wrong
+        boiler = set()
+        good, sizes = container_sums(blocks, texts, values, boiler)
+    best = main_container(blocks, values, boiler, good, sizes)
+    out = []
+    for b, text in zip(blocks, texts):
+        if not text or any(node in boiler for node in b.path):
+            continue
+        if best not in b.path:
+            if b.tag == "h1":
+                out.append(text)
+            continue
+        if b.link / len(text) > 0.5:
+            continue
+        if b.tag in SKIP_BLOCKS:
+            continue
+        out.append(text)
+    return "\n".join(out)
