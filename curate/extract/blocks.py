@@ -23,6 +23,7 @@ SPACES = re.compile(r"\s+")
 SKIP_BLOCKS = frozenset(["figcaption"])
 LAMBDA = 0.5
 DENSE = 0.8
+WEAK = 0.5
 WRAPPER = 0.5
 
 
@@ -31,6 +32,10 @@ class Block:
 
     def __init__(self, tag, path):
         self.parts, self.link, self.tag, self.path = [], 0, tag, path
+
+
+JUNK_SET = frozenset(JUNK)
+MARK_CACHE: dict[str, int] = {}  # class + id -> 0 plain, 1 boilerplate, 2 comments (pages share their markup)
 
 
 CHECK_MARKS = frozenset(["div", "section", "ul", "ol", "aside", "header", "footer", "table", "li", "p", "span",
@@ -42,19 +47,15 @@ def extract(html: str) -> str:
     body = tree.body
     if body is None:
         return ""
-    tree.strip_tags(JUNK)
     blocks: list[Block] = []
-    marked: set[int] = set()
-    comments: set[int] = set()
+    marked: set[int] = set()  # boilerplate by class or id: pruned inside the main content
+    strong: set[int] = set()  # footer, aside, form, comments: never the main content (unless they wrap it all)
+    kinds: dict[int, tuple] = {}
     path: list[int] = [0]
     counter = [0]
-    state = {"block": Block("body", (0,))}
-
-    def flush(tag):
-        current = state["block"]
-        if current.parts:
-            blocks.append(current)
-        state["block"] = Block(tag, tuple(path))
+    current = [Block("body", None)]
+    junk, block_tags, boiler_tags, check_marks = JUNK_SET, BLOCK, BOILER_TAGS, CHECK_MARKS
+    mark_cache = MARK_CACHE
 
     def walk(node, in_link: bool):
         for child in node.iter(include_text=True):
@@ -62,36 +63,54 @@ def extract(html: str) -> str:
             if tag == "-text":
                 text = child.text_content
                 if text and not text.isspace():
-                    block = state["block"]
+                    block = current[0]
+                    if block.path is None:
+                        block.path = tuple(path)
+                        blocks.append(block)
                     block.parts.append(text)
                     if in_link:
                         block.link += len(text)
                 continue
-            if tag is None or tag[0] == "-":
+            if tag is None or tag[0] == "-" or tag in junk:
                 continue
-            if tag in BLOCK:
+            if tag in block_tags:
                 counter[0] += 1
                 number = counter[0]
-                if tag in BOILER_TAGS:
-                    marked.add(number)
-                elif tag in CHECK_MARKS:
+                if tag in boiler_tags:
+                    strong.add(number)
+                elif tag in check_marks:
                     attributes = child.attributes
-                    marks = (attributes.get("class") or "") + " " + (attributes.get("id") or "")
-                    if len(marks) > 1 and BOILER.search(marks):
-                        marked.add(number)
-                        if COMMENTS.search(marks):
-                            comments.add(number)
+                    classes = attributes.get("class") or ""
+                    if classes:
+                        kinds[number] = (tag, classes)
+                    marks = classes + " " + (attributes.get("id") or "")
+                    if len(marks) > 1:
+                        kind = mark_cache.get(marks)
+                        if kind is None:
+                            kind = 2 if COMMENTS.search(marks) else 1 if BOILER.search(marks) else 0
+                            if len(mark_cache) < 100_000:
+                                mark_cache[marks] = kind
+                        if kind:
+                            (strong if kind == 2 else marked).add(number)
                 path.append(number)
-                flush(tag)
+                block = current[0]
+                if block.path is None:
+                    block.tag = tag
+                else:
+                    current[0] = Block(tag, None)
                 walk(child, in_link)
                 path.pop()
-                flush(node.tag if node.tag in BLOCK else "div")
+                block = current[0]
+                outer = node.tag if node.tag in block_tags else "div"
+                if block.path is None:
+                    block.tag = outer
+                else:
+                    current[0] = Block(outer, None)
             else:
                 walk(child, in_link or tag == "a")
 
     walk(body, False)
-    flush("body")
-    return select(blocks, marked, comments)
+    return select(blocks, marked, strong, kinds)
 
 
 def container_sums(blocks, texts, values, boiler) -> tuple[dict, dict]:
@@ -134,7 +153,7 @@ def main_container(blocks, values, boiler, good, sizes) -> int:
     return best
 
 
-def select(blocks: list[Block], marked: set[int], comments: set[int]) -> str:
+def select(blocks: list[Block], marked: set[int], strong: set[int], kinds: dict) -> str:
     texts = [SPACES.sub(" ", "".join(b.parts)).strip() for b in blocks]
     values = []
     scores: dict[int, float] = {}
@@ -151,19 +170,34 @@ def select(blocks: list[Block], marked: set[int], comments: set[int]) -> str:
         return "\n".join(t for t in texts if t)
     # a marked container (boilerplate by its tag, class or id) that wraps nearly all the good text
     # (a page-wide <form>, a wrapper named "page-nav-wrapper") is a wrapper, not boilerplate
-    boiler = {node for node in marked if scores.get(node, 0.0) < WRAPPER * total or node in comments}
-    good, sizes = container_sums(blocks, texts, values, boiler)
+    boiler = {node for node in strong | marked if scores.get(node, 0.0) < WRAPPER * total}
+    strong_boiler, weak_boiler = boiler & strong, boiler - strong
+    # good text under a class-marked container counts for less when choosing the main content
+    weighted = [v * WEAK if v and weak_boiler and weak_boiler.intersection(b.path) else v
+                for b, v in zip(blocks, values)]
+    good, sizes = container_sums(blocks, texts, weighted, strong_boiler)
     if not good:  # all the good text is in marked containers: the marks were wrong
-        boiler = set()
-        good, sizes = container_sums(blocks, texts, values, boiler)
-    best = main_container(blocks, values, boiler, good, sizes)
+        strong_boiler = set()
+        good, sizes = container_sums(blocks, texts, values, strong_boiler)
+        weighted = values
+    best = main_container(blocks, weighted, strong_boiler, good, sizes)
+    # an article body cut into chunks by inserts ("Most popular", ads): the chunks are containers
+    # of the same tag and class as the main one; the dense ones are part of it
+    chosen = {best}
+    if best in kinds:
+        chosen.update(node for node, kind in kinds.items()
+                      if kind == kinds[best] and good.get(node, 0.0) >= DENSE * sizes.get(node, 1.0))
     out = []
     for b, text in zip(blocks, texts):
-        if not text or any(node in boiler for node in b.path):
+        if not text or (strong_boiler and strong_boiler.intersection(b.path)):
             continue
-        if best not in b.path:
+        inside = [i for i, node in enumerate(b.path) if node in chosen]
+        if not inside:
             if b.tag == "h1":
                 out.append(text)
+            continue
+        # class-marked containers inside the main content are pruned; those around it are not
+        if weak_boiler and weak_boiler.intersection(b.path[inside[0] + 1:]):
             continue
         if b.link / len(text) > 0.5:
             continue
