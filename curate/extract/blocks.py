@@ -23,7 +23,10 @@ SPACES = re.compile(r"\s+")
 SKIP_BLOCKS = frozenset(["figcaption"])
 LAMBDA = 0.5
 DENSE = 0.8
-WEAK = 0.5
+WEAK = 0.25
+NEUTRAL = 40
+GOOD_CHARS = 30
+GOOD_LINKS = 0.5
 WRAPPER = 0.5
 
 
@@ -119,8 +122,13 @@ def container_sums(blocks, texts, values, boiler) -> tuple[dict, dict]:
     for b, text, value in zip(blocks, texts, values):
         if boiler and boiler.intersection(b.path):
             continue
+        n = len(text)
+        # short text without links (a heading, a date) is neutral: neither good nor bad
+        size = n if value or n >= NEUTRAL or b.link > 0.3 * n else 0
+        if not size:
+            continue
         for node in b.path:
-            sizes[node] = sizes.get(node, 0.0) + len(text)
+            sizes[node] = sizes.get(node, 0.0) + size
             if value:
                 good[node] = good.get(node, 0.0) + value
     return good, sizes
@@ -160,7 +168,7 @@ def select(blocks: list[Block], marked: set[int], strong: set[int], kinds: dict)
     for b, text in zip(blocks, texts):
         n = len(text)
         density = min(1.0, b.link / n) if n else 1.0
-        value = n * (1 - density) if n >= 40 and density < 0.4 else 0.0
+        value = n * (1 - density) if n >= GOOD_CHARS and density < GOOD_LINKS else 0.0
         values.append(value)
         if value:
             for node in b.path:
