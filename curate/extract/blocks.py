@@ -54,6 +54,7 @@ def extract(html: str) -> str:
     marked: set[int] = set()  # boilerplate by class or id: pruned inside the main content
     strong: set[int] = set()  # footer, aside, form, comments: never the main content (unless they wrap it all)
     kinds: dict[int, tuple] = {}
+    comments: set[int] = set()  # never the main content, however much text they hold
     path: list[int] = [0]
     counter = [0]
     current = [Block("body", None)]
@@ -95,6 +96,8 @@ def extract(html: str) -> str:
                                 mark_cache[marks] = kind
                         if kind:
                             (strong if kind == 2 else marked).add(number)
+                            if kind == 2:
+                                comments.add(number)
                 path.append(number)
                 block = current[0]
                 if block.path is None:
@@ -113,7 +116,7 @@ def extract(html: str) -> str:
                 walk(child, in_link or tag == "a")
 
     walk(body, False)
-    return select(blocks, marked, strong, kinds)
+    return select(blocks, marked, strong, kinds, comments)
 
 
 def container_sums(blocks, texts, values, boiler) -> tuple[dict, dict]:
@@ -161,7 +164,7 @@ def main_container(blocks, values, boiler, good, sizes) -> int:
     return best
 
 
-def select(blocks: list[Block], marked: set[int], strong: set[int], kinds: dict) -> str:
+def select(blocks: list[Block], marked: set[int], strong: set[int], kinds: dict, comments: set[int]) -> str:
     texts = [SPACES.sub(" ", "".join(b.parts)).strip() for b in blocks]
     values = []
     scores: dict[int, float] = {}
@@ -178,7 +181,7 @@ def select(blocks: list[Block], marked: set[int], strong: set[int], kinds: dict)
         return "\n".join(t for t in texts if t)
     # a marked container (boilerplate by its tag, class or id) that wraps nearly all the good text
     # (a page-wide <form>, a wrapper named "page-nav-wrapper") is a wrapper, not boilerplate
-    boiler = {node for node in strong | marked if scores.get(node, 0.0) < WRAPPER * total}
+    boiler = {node for node in strong | marked if scores.get(node, 0.0) < WRAPPER * total} | comments
     strong_boiler, weak_boiler = boiler & strong, boiler - strong
     # good text under a class-marked container counts for less when choosing the main content
     weighted = [v * WEAK if v and weak_boiler and weak_boiler.intersection(b.path) else v
