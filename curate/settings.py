@@ -5,7 +5,7 @@ default and a line of help:
 
     @dataclass
     class Settings:
-        extractor: Literal["trafilatura", "resiliparse"] = setting("trafilatura", "main-text extractor")
+        extractor: Literal["blocks", "trafilatura"] = setting("blocks", "main-text extractor")
         language_threshold: float = setting(0.65, "keep documents whose language score is at least this",
                                             min=0, max=1)
 

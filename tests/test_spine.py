@@ -99,7 +99,7 @@ def test_a_typo_in_set_fails_with_the_list_of_keys(tmp_path):
 def test_bad_values_fail_before_anything_runs(tmp_path):
     for pair, message in [("quality_threshold=nan", "expected a finite number"),
                           ("language_threshold=2", "must be between 0 and 1"),
-                          ("extractor=lynx", "expected one of trafilatura, resiliparse")]:
+                          ("extractor=lynx", "expected one of blocks, trafilatura, resiliparse")]:
         result = cli("run", DATACOMP, "--output", str(tmp_path / "out"), "--set", pair)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, pair
     assert not (tmp_path / "out").exists()
@@ -109,7 +109,7 @@ def test_list_settings_prints_names_defaults_and_help():
     result = cli("run", DATACOMP, "--list-settings")
     assert result.returncode == 0
     assert "  language_threshold = 0.65  (float)" in result.stdout
-    assert "  extractor = 'trafilatura'  (trafilatura|resiliparse)" in result.stdout
+    assert "  extractor = 'blocks'  (blocks|trafilatura|resiliparse)" in result.stdout
     assert "quality_top = None  (float or none)" in result.stdout and "DCLM" in result.stdout
 
 

@@ -5,7 +5,7 @@ docs/extract.md):
 
 1. Segment. One walk cuts the body into blocks: the text between block-level tags, with its tag,
    the chain of containers it sits in (`path`) and how many of its characters are link text.
-   Scripts, styles, form controls, <nav> and the like are skipped. Containers are marked as
+   Scripts, styles, form controls, <nav>, cookie-consent banners and the like are skipped. Containers are marked as
    boilerplate by their tag (footer, aside, form) or by words in their class or id (comments,
    share, related, sidebar, cookie, ...; `marks_of`).
 2. Value. A block is good text when it is at least GOOD_CHARS long and under GOOD_LINKS link
@@ -14,8 +14,8 @@ docs/extract.md):
    full for its parent, half for its grandparent, a third per level above: readability's idea),
    widened to its ancestors while what each adds is mostly good text (the headline and lead beside
    the body, not the sidebar); an article body cut into chunks by inserts brings its other chunks
-   (containers of the same tag and class). Comment sections, and boilerplate-marked containers
-   that do not wrap most of the page's good text, are never it.
+   (containers of the same tag and class). Footers, asides, comment sections and
+   boilerplate-marked containers that do not wrap most of the page's good text, are never it.
 4. Keep. The blocks of the main content, less the boilerplate-marked containers inside it,
    link lists and captions; plus the headline (an <h1> outside it). Blocks are joined by newlines;
    <pre> keeps its lines.
@@ -44,7 +44,10 @@ BOILERPLATE_WORDS = re.compile(
     r"banner|cookies?|consent|gdpr|newsletter|subscribe|breadcrumbs?|pagination|pager|menu|navbar|nav|footer|"
     r"popup|modal|outbrain|taboola|sponsor\w*|tagcloud|byline|author-bio|skip|rating|login|signup|toolbar)"
     r"(?:$|[\s_-])", re.I)
+# comment sections are never the main content, however much text they hold
 COMMENT_WORDS = re.compile(r"(?:^|[\s_-])(?:comments?|commentlist|disqus)(?:$|[\s_-])", re.I)
+# a consent banner's text is never text of the page: skipped like a <nav>, even on a page with nothing else
+CONSENT_WORDS = re.compile(r"(?:^|[\s_-])(?:cookies?|consent|gdpr)(?:$|[\s_-])", re.I)
 CAPTIONS = frozenset(["figcaption"])
 MAX_DEPTH = 400  # deeper markup (generated or hostile) is read as plain text of the element at this depth
 
@@ -56,16 +59,17 @@ WRAPPER = 0.5  # a boilerplate-marked container holding this share of all good t
 MARKED_WEIGHT = 0.25  # good text under a class-marked container counts this much when choosing
 LINK_LIST = 0.5  # blocks of the main content with more link text than this are dropped
 
-NOT_MARKED, MARKED, COMMENTS = 0, 1, 2
+NOT_MARKED, MARKED, COMMENTS, CONSENT = 0, 1, 2, 3
 _marks_cache: dict[str, int] = {}
 
 
 def marks_of(classes_and_id: str) -> int:
-    """NOT_MARKED, MARKED (boilerplate words) or COMMENTS, for a container's class and id; cached,
+    """NOT_MARKED, MARKED (boilerplate words), COMMENTS or CONSENT, for a container's class and id; cached,
     as a page and a site repeat their markup."""
     kind = _marks_cache.get(classes_and_id)
     if kind is None:
-        kind = COMMENTS if COMMENT_WORDS.search(classes_and_id) else \
+        kind = CONSENT if CONSENT_WORDS.search(classes_and_id) else \
+            COMMENTS if COMMENT_WORDS.search(classes_and_id) else \
             MARKED if BOILERPLATE_WORDS.search(classes_and_id) else NOT_MARKED
         if len(_marks_cache) < 100_000:
             _marks_cache[classes_and_id] = kind
@@ -88,6 +92,9 @@ class Page:
     blocks: list[Block] = field(default_factory=list)
     marked: set[int] = field(default_factory=set)  # boilerplate by class or id
     strong: set[int] = field(default_factory=set)  # footer, aside, form, comments
+    # never the main content, however large: footers and asides, and comment sections (unless the
+    # page has no other good text: a page-wide id such as "comments-enabled" is a setting, not comments)
+    never: set[int] = field(default_factory=set)
     comments: set[int] = field(default_factory=set)
     kinds: dict[int, tuple[str, str]] = field(default_factory=dict)  # container -> (tag, class)
 
@@ -99,7 +106,7 @@ def segment(html: str) -> Page:
     body = tree.body
     if body is None:
         return page
-    blocks, marked, strong, comments, kinds = page.blocks, page.marked, page.strong, page.comments, page.kinds
+    blocks, marked, strong, kinds = page.blocks, page.marked, page.strong, page.kinds
     path = [0]
     counter = [0]
     current = [Block("body")]
@@ -141,6 +148,8 @@ def segment(html: str) -> Page:
             number = counter[0]
             if tag in BOILERPLATE_TAGS:
                 strong.add(number)
+                if tag != "form":
+                    page.never.add(number)
             elif tag in MARKABLE:
                 attributes = child.attributes
                 classes = attributes.get("class") or ""
@@ -149,9 +158,11 @@ def segment(html: str) -> Page:
                 ident = attributes.get("id") or ""
                 if classes or ident:
                     kind = marks_of(classes + " " + ident)
+                    if kind == CONSENT:
+                        continue
                     if kind == COMMENTS:
                         strong.add(number)
-                        comments.add(number)
+                        page.comments.add(number)
                     elif kind == MARKED:
                         marked.add(number)
             path.append(number)
@@ -234,15 +245,16 @@ def select(page: Page) -> list[str]:
     if not total:
         return [block.text for block in blocks if block.text]
     # a marked container that holds most of the good text is the page's wrapper (an ASP.NET page is
-    # one <form>; a theme names its wrapper "site-nav-wrap"), not boilerplate; comments always are
+    # one <form>; a theme names its wrapper "site-nav-wrap"), not boilerplate; a footer, an aside,
+    # comments always are
     boilerplate = {node for node in page.strong | page.marked if everywhere.get(node, 0.0) < WRAPPER * total}
-    boilerplate |= page.comments
+    boilerplate |= page.never | page.comments
     strong, weak = boilerplate & page.strong, boilerplate - page.strong
     weighted = [value * MARKED_WEIGHT if value and weak and not weak.isdisjoint(block.path) else value
                 for block, value in zip(blocks, values)]
     good, sizes = sums(blocks, weighted, strong)
     if not good:  # all the good text is in marked containers: the marks were wrong
-        strong, weighted = set(), values
+        strong, weighted = set(page.never), values
         good, sizes = sums(blocks, weighted, strong)
     best = main_container(blocks, weighted, strong, good, sizes)
     chosen = {best}

@@ -1,7 +1,9 @@
 """ExtractText: main-text extraction from HTML documents.
 
-trafilatura is the default (best quality); resiliparse is the fast option (~15x). Each page
-gets a CPU-time limit (`timeout`), after which it is dropped as `timeout`. Documents that
+Three extractors (docs/extract.md has their speed and gold-set scores): "blocks", the default,
+curate's own (curate/extract/blocks.py: trafilatura's precision at ~9x its speed); "trafilatura";
+"resiliparse" (its main-content mode: fastest, keeps more boilerplate). Each page gets a CPU-time
+limit (`timeout`), after which it is dropped as `timeout`. Documents that
 are already text (WET, JSONL, Parquet) pass unchanged: curate's reader says which is which in
 `metadata["content_kind"]`; for documents without it (datatrove's readers), the text itself
 decides (markup at its start means HTML).
@@ -12,11 +14,12 @@ from __future__ import annotations
 from datatrove.data import Document
 
 from curate.errors import CurateError
+from curate.extract.blocks import blocks_extract
 from curate.extract.timelimit import TimeLimitExceeded, time_limit
 from curate.io.payload import looks_like_html
 from curate.step import CurateStep
 
-EXTRACTORS = ("trafilatura", "resiliparse")
+EXTRACTORS = ("blocks", "trafilatura", "resiliparse")
 
 
 def trafilatura_extract(html: str) -> str:
@@ -47,7 +50,7 @@ class ExtractText(CurateStep):
     """Replace each HTML document's text by its extracted main text.
 
     Args:
-        extractor: "trafilatura" or "resiliparse".
+        extractor: "blocks" (curate's own, the default), "trafilatura" or "resiliparse".
         timeout: CPU seconds per document; slower pages are dropped (`timeout`). CPU time, not
             wall-clock: a loaded or paused machine drops the same pages (curate/extract/timelimit.py).
         max_html_chars: larger pages are dropped unparsed (`too_large`).
@@ -56,7 +59,7 @@ class ExtractText(CurateStep):
 
     name = "extract"
 
-    def __init__(self, extractor: str = "trafilatura", timeout: float = 5.0, max_html_chars: int = 10_000_000,
+    def __init__(self, extractor: str = "blocks", timeout: float = 5.0, max_html_chars: int = 10_000_000,
                  min_chars: int = 1, name: str | None = None):
         super().__init__(name)
         if extractor not in EXTRACTORS:
@@ -65,7 +68,8 @@ class ExtractText(CurateStep):
         self.timeout = timeout
         self.max_html_chars = max_html_chars
         self.min_chars = min_chars
-        self._extract = trafilatura_extract if extractor == "trafilatura" else resiliparse_extract
+        self._extract = {"blocks": blocks_extract, "trafilatura": trafilatura_extract,
+                         "resiliparse": resiliparse_extract}[extractor]
 
     def process(self, doc: Document) -> str | None:
         kind = doc.metadata.get("content_kind")

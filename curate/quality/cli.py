@@ -29,8 +29,8 @@ def add_parser(sub) -> None:
                           help="documents with a 0/1 field (--label-key) saying which class they are")
     evaluate.add_argument("--label-key", default="label")
     evaluate.add_argument("--threshold", type=float, default=0.5, help="for precision/recall/F1 (default 0.5)")
-    evaluate.add_argument("--extractor", choices=EXTRACTORS, default="trafilatura",
-                          help="HTML extractor for archives (default trafilatura, as pipelines/datacomp.py)")
+    evaluate.add_argument("--extractor", choices=EXTRACTORS, default="blocks",
+                          help="HTML extractor for archives (default blocks, as pipelines/datacomp.py)")
     evaluate.set_defaults(func=_eval)
 
 

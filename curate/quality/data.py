@@ -21,7 +21,7 @@ class Text:
     meta: dict = field(default_factory=dict)
 
 
-def read_texts(paths: list[str], extractor: str = "trafilatura", counts: Counter | None = None,
+def read_texts(paths: list[str], extractor: str = "blocks", counts: Counter | None = None,
                text_key: str = "text", limit: int | None = None) -> Iterator[Text]:
     """Every document in `paths` as text (HTML extracted). `counts` collects what was skipped."""
     counts = Counter() if counts is None else counts
