@@ -15,14 +15,18 @@ def default_data() -> Path:
 
 
 def extracted_pages(warc: Path, limit: int) -> list[tuple[str, str]]:
-    """(id, text) of the archive's pages, extracted with curate once and cached in the temp folder."""
+    """(id, text) of the archive's pages, extracted with curate's default extractor once and cached
+    in the temp folder."""
+    from curate.extract import ExtractText
+
+    extract = ExtractText()
     stat = warc.stat()
-    cache = Path(tempfile.gettempdir()) / "curate-bench" / f"{warc.stem}-{stat.st_size}-{int(stat.st_mtime)}-{limit}.jsonl"
+    cache = Path(tempfile.gettempdir()) / "curate-bench" / \
+        f"{warc.stem}-{stat.st_size}-{int(stat.st_mtime)}-{limit}-{extract.extractor}.jsonl"
     if not cache.is_file():
-        from curate.extract import ExtractText
         from curate.io import ReadDocuments
 
-        docs = ExtractText().run(ReadDocuments([str(warc)], limit=limit).run())
+        docs = extract.run(ReadDocuments([str(warc)], limit=limit).run())
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp")
         with tmp.open("w") as f:

@@ -1,33 +1,27 @@
 #!/usr/bin/env python
-"""Extraction throughput on real web pages: trafilatura vs resiliparse, and curate's
-reader + extractor vs datatrove's WarcReader + Trafilatura, on the same WARC file in one run.
+"""Main-text extraction: speed and quality of curate's extractors on real pages, in one run.
 
-    python benchmarks/extract.py                 # all 720 pages of shared_data/web/pages.warc.gz
-    python benchmarks/extract.py --quick         # the first 100 pages (< 1 minute)
+    python benchmarks/extract.py            # 3 interleaved rounds over all pages (~3 minutes)
+    python benchmarks/extract.py --quick    # 1 round, web pages cut to 150 (< 1 minute, same keys)
     python benchmarks/extract.py --data /path/to/shared/data
 
-Measurements (single process, wall-clock via time.perf_counter; every block is single-threaded,
-so one core is busy at a time; datatrove's Trafilatura block extracts in a sandbox subprocess
-while the parent waits - that IPC is its real cost and is kept):
+Extractors: "blocks" (curate's own, ExtractText's default), "trafilatura" (favor_precision, as
+datatrove calls it), "resiliparse" (extract_plain_text, main_content=True): the functions
+ExtractText calls, one process, one page at a time.
 
-(a) extractor only: curate.extract.trafilatura_extract / resiliparse_extract over the HTML
-    documents that curate's ReadDocuments produced, already in memory.
-(b) end to end, reader + extractor chained like a pipeline:
-    ours:       list(ExtractText(extractor=...).run(ReadDocuments([path]).run()))
-    datatrove:  list(Trafilatura(timeout=...).run(WarcReader(data_folder=..., glob_pattern=...).run()))
-    plus datatrove's Trafilatura block fed by OUR reader, which isolates the extractor's cost
-    from the readers' differences.
-    End-to-end docs/s = documents the reader handed to the extractor / wall seconds of the whole
-    chain (reading, decompression and decoding included). The readers may hand over different
-    numbers of documents (datatrove's WarcReader sniffs the MIME type with libmagic when a WARC
-    has no WARC-Identified-Payload-Type header): documents in/out are printed for each.
+Inputs (HTML decoded by curate's reader, in memory before timing):
+- gold: ../shared/data/extraction-gold/pages.warc.gz, 788 pages from 9 benchmarks with human gold
+  text; their scores use the gold folder's score.py metric (token P/R/F1, mean per page), overall,
+  per source, and on the fixed split (tools/extraction_gold.py: page i is held out when i % 5 == 4;
+  the extractor was tuned on the other four fifths only).
+- web: ../shared/data/web/pages.warc.gz, 720 CommonCrawl pages (no gold).
 
-Warm-up (imports, first document) is excluded: each extractor first runs on the first page, and
-each end-to-end chain first runs once with limit=1. trafilatura's process-wide caches (among
-them the segment LRU behind deduplicate=True) are cleared before every timed run, so every
-run starts from the same state. Process CPU seconds
-(children included, so datatrove's sandbox counts) are reported beside wall seconds; CPU well
-below wall means the machine was busy with something else.
+Speed: each round times every extractor on every input, in an order that rotates between rounds
+(so a busy spell of the machine does not fall on one extractor); per extractor the median round.
+pages/s is wall-clock (time.perf_counter), CPU ms/page is process CPU time; warm-up (imports, the
+first page) is not timed. `speedup_vs_trafilatura` = blocks' pages/s / trafilatura's over both
+inputs together. The parsers under the extractors are timed too (parse + a walk over every node,
+reading text): the reason blocks is built on lexbor (selectolax).
 
 Human-readable lines go to stdout; the LAST line of stdout is one JSON object.
 """
@@ -38,258 +32,221 @@ import argparse
 import json
 import os
 import platform
-import resource
+import statistics
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-QUICK_DOCS = 100
+from common import REPO, default_data  # benchmarks/common.py
+
+sys.path.insert(0, str(REPO))  # tools/extraction_gold.py
+
+QUICK_WEB_PAGES = 150
+EXTRACTORS = ("blocks", "trafilatura", "resiliparse")
 
 
-def shared_data_dir(arg: str | None) -> Path:
-    path = Path(arg or os.environ.get("CURATE_SHARED_DATA") or REPO.parent / "shared" / "data")
-    return path.resolve()
+def extractor_functions() -> dict:
+    from curate.extract.extract import blocks_extract, resiliparse_extract, trafilatura_extract
+
+    return {"blocks": blocks_extract, "trafilatura": trafilatura_extract, "resiliparse": resiliparse_extract}
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process plus its reaped children (datatrove's sandbox workers)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-class Clock:
-    def __enter__(self):
-        self.wall0, self.cpu0 = time.perf_counter(), cpu_seconds()
-        return self
-
-    def __exit__(self, *exc):
-        self.wall = time.perf_counter() - self.wall0
-        self.cpu = cpu_seconds() - self.cpu0
-
-
-def quiet_datatrove_logs() -> None:
-    from datatrove.utils.logging import logger
-
-    logger.remove()
-    logger.add(sys.stderr, level="WARNING")
-
-
-def stats(step) -> dict:
-    return {key: value.total for key, value in step.stats.stats.items()}
-
-
-def rate(n: int, seconds: float) -> float:
-    return round(n / seconds, 2) if seconds > 0 else 0.0
-
-
-# -- (a) extractors alone ------------------------------------------------------------------------
-
-
-def reset_caches() -> None:
-    """Start every measurement from the same state: trafilatura keeps process-wide caches,
-    among them the global LRU of text segments behind `deduplicate=True` (datatrove's setting),
-    which changes what (and how fast) later runs over the same pages extract. Datatrove's sandbox child is forked from this
-    process, so it starts from the same (empty) caches."""
-    from trafilatura.meta import reset_caches as trafilatura_reset
-
-    trafilatura_reset()  # also runs gc.collect()
-
-
-def best_of(repeat: int, measure) -> tuple:
-    """The run with the lowest wall time of `repeat` runs (the machine may be shared)."""
-    best = None
-    for _ in range(repeat):
-        reset_caches()
-        result = measure()
-        if best is None or result[0]["wall_s"] < best[0]["wall_s"]:
-            best = result
-    return best
-
-
-def bench_extractor(fn, pages: list[str], repeat: int) -> dict:
-    fn(pages[0])  # warm-up: import + first document, not timed
-    return best_of(repeat, lambda: _time_extractor(fn, pages))[0]
-
-
-def _time_extractor(fn, pages: list[str]) -> tuple:
-    nonempty = 0
-    with Clock() as c:
-        for html in pages:
-            try:
-                text = fn(html)
-            except Exception:  # noqa: BLE001 - count it, as the pipeline block would
-                text = ""
-            nonempty += bool(text.strip())
-    return ({"docs_in": len(pages), "docs_out": nonempty, "wall_s": round(c.wall, 3), "cpu_s": round(c.cpu, 3),
-            "docs_per_s": rate(len(pages), c.wall)}, None)
-
-
-# -- (b) reader + extractor chains ---------------------------------------------------------------
-
-
-def ours_chain(path: Path, limit: int, extractor: str, timeout: float):
-    from curate.extract import ExtractText
+def web_pages(data: Path, limit: int | None) -> list[str]:
     from curate.io import ReadDocuments
 
-    reader = ReadDocuments([str(path)], limit=limit)
-    block = ExtractText(extractor=extractor, timeout=timeout)
-    return reader, block, lambda: list(block.run(reader.run()))
+    docs = ReadDocuments([str(data / "web" / "pages.warc.gz")]).run()
+    pages = [d.text for d in docs if d.metadata.get("content_kind") == "html"]
+    return pages[:limit] if limit else pages
 
 
-def datatrove_chain(path: Path, limit: int, timeout: float):
-    from datatrove.pipeline.extractors import Trafilatura
-    from datatrove.pipeline.readers import WarcReader
-
-    reader = WarcReader(data_folder=str(path.parent), glob_pattern=path.name, limit=limit)
-    block = Trafilatura(timeout=timeout)
-    return reader, block, lambda: list(block.run(reader.run()))
-
-
-def hybrid_chain(path: Path, limit: int, timeout: float):
-    """Our reader feeding datatrove's Trafilatura block: the same documents as ours."""
-    from datatrove.pipeline.extractors import Trafilatura
-
-    from curate.io import ReadDocuments
-
-    reader = ReadDocuments([str(path)], limit=limit)
-    block = Trafilatura(timeout=timeout)
-    return reader, block, lambda: list(block.run(reader.run()))
+def timed(fn, pages: list[str]) -> tuple[float, float, list[str]]:
+    """(wall s, CPU s, texts) of one pass; an extractor's exception counts as no text, as in ExtractText."""
+    texts = []
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    for html in pages:
+        try:
+            texts.append(fn(html))
+        except Exception:  # noqa: BLE001
+            texts.append("")
+    return time.perf_counter() - wall0, time.process_time() - cpu0, texts
 
 
-def bench_chain(make, path: Path, limit: int, repeat: int, *args) -> tuple[dict, list]:
-    make(path, 1, *args)[2]()  # warm-up run on one document, not timed
-    return best_of(repeat, lambda: _time_chain(make, path, limit, *args))
+def measure_speed(functions: dict, inputs: dict[str, list[str]], rounds: int) -> tuple[dict, dict]:
+    """Per extractor and input: the median round's pages/s and CPU ms/page; and the gold texts."""
+    for fn in functions.values():
+        fn(inputs["gold"][0])  # warm-up
+    runs = {(name, source): [] for name in functions for source in inputs}
+    texts = {}
+    names = list(functions)
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for source, pages in inputs.items():
+            for name in order:
+                wall, cpu, out = timed(functions[name], pages)
+                runs[name, source].append((wall, cpu))
+                if source == "gold":
+                    texts.setdefault(name, out)
+    speed = {}
+    for name in names:
+        speed[name] = {}
+        for source, pages in inputs.items():
+            wall = statistics.median(w for w, _ in runs[name, source])
+            cpu = statistics.median(c for _, c in runs[name, source])
+            speed[name][source] = {"pages": len(pages), "pages_per_s": round(len(pages) / wall, 1),
+                                   "cpu_ms_per_page": round(1000 * cpu / len(pages), 3)}
+        n = sum(len(p) for p in inputs.values())
+        wall = statistics.median(sum(runs[name, s][r][0] for s in inputs) for r in range(rounds))
+        cpu = statistics.median(sum(runs[name, s][r][1] for s in inputs) for r in range(rounds))
+        speed[name]["both"] = {"pages": n, "pages_per_s": round(n / wall, 1), "cpu_ms_per_page": round(1000 * cpu / n, 3)}
+    return speed, texts
 
 
-def _time_chain(make, path: Path, limit: int, *args) -> tuple[dict, list]:
-    reader, block, run = make(path, limit, *args)
-    with Clock() as c:
-        out = run()
-    rs, bs = stats(reader), stats(block)
-    # ours record docs_in/docs_out; datatrove's reader counts "documents", its extractor "total"
-    read = int(rs.get("docs_out", rs.get("documents", 0)))
-    result = {
-        "reader_records_in": int(rs["docs_in"]) if "docs_in" in rs else None,
-        "docs_read": read,
-        "docs_extracted": len(out),
-        "dropped": {k: int(v) for k, v in sorted(bs.items())
-                    if k.startswith("dropped.") or k in ("timeout", "clean_error", "broken_process", "dropped")},
-        "wall_s": round(c.wall, 3),
-        "cpu_s": round(c.cpu, 3),
-        "docs_per_s": rate(read, c.wall),
-        "cpu_docs_per_s": rate(read, c.cpu),
-    }
-    return result, out
+# -- the parsers under the extractors ------------------------------------------------------------
+
+
+def walk_selectolax(html: str) -> int:
+    from selectolax.lexbor import LexborHTMLParser
+
+    def walk(node) -> int:
+        n = 0
+        for child in node.iter(include_text=True):
+            n += len(child.text_content or "") if child.tag == "-text" else walk(child)
+        return n
+
+    body = LexborHTMLParser(html.encode("utf-8", "replace")).body
+    return walk(body) if body is not None else 0
+
+
+def walk_resiliparse(html: str) -> int:
+    from resiliparse.parse.html import HTMLTree, NodeType
+
+    def walk(node) -> int:
+        n = 0
+        for child in node.child_nodes:
+            n += len(child.text or "") if child.type == NodeType.TEXT else walk(child)
+        return n
+
+    body = HTMLTree.parse(html).body
+    return walk(body) if body is not None else 0
+
+
+def walk_lxml(html: str) -> int:
+    import lxml.html
+
+    try:
+        root = lxml.html.document_fromstring(html.encode("utf-8", "replace"))
+    except Exception:  # noqa: BLE001 - lxml refuses some documents (empty after cleaning)
+        return 0
+    return sum(len(e.text or "") + len(e.tail or "") for e in root.iter())
+
+
+def measure_parsers(pages: list[str]) -> dict:
+    parsers = {"selectolax (lexbor)": walk_selectolax, "resiliparse (lexbor)": walk_resiliparse,
+               "lxml (libxml2)": walk_lxml}
+    result = {}
+    for name, fn in parsers.items():
+        fn(pages[0])
+        _, cpu, _ = timed(fn, pages)
+        result[name] = round(1000 * cpu / len(pages), 3)
+    return result
+
+
+# -- quality ----------------------------------------------------------------------------------------
+
+
+def quality(pages, texts: list[str], data: Path) -> dict:
+    from tools.extraction_gold import score
+
+    everything = score(pages, texts, data)
+    dev = score([p for p in pages if not p.held_out], [t for p, t in zip(pages, texts) if not p.held_out], data)
+    held = score([p for p in pages if p.held_out], [t for p, t in zip(pages, texts) if p.held_out], data)
+    return {"all": everything["overall"], "dev": dev["overall"], "held_out": held["overall"],
+            "by_source": {source: {"all": everything["by_source"][source], "dev": dev["by_source"].get(source),
+                                   "held_out": held["by_source"].get(source)}
+                          for source in everything["by_source"]}}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="the shared data folder (default: $CURATE_SHARED_DATA or <repo>/../shared/data)")
-    parser.add_argument("--quick", action="store_true", help=f"only the first {QUICK_DOCS} pages (< 1 minute)")
-    parser.add_argument("--limit", type=int, default=None,
-                        help=f"at most this many pages (default: all; --quick: {QUICK_DOCS})")
-    parser.add_argument("--timeout", type=float, default=5.0,
-                        help="per-page extraction limit in seconds, for both ours and datatrove's (default 5, as in "
-                             "pipelines/datacomp.py)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="time each measurement this many times and keep the fastest (default 1)")
-    parser.add_argument("--skip-hybrid", action="store_true",
-                        help="skip datatrove's Trafilatura block fed by our reader")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"one round, the first {QUICK_WEB_PAGES} web pages (< 1 minute, same keys)")
+    parser.add_argument("--rounds", type=int, default=None, help="timed rounds (default 3; --quick: 1)")
     args = parser.parse_args()
 
-    path = shared_data_dir(args.data) / "web" / "pages.warc.gz"
-    if not path.is_file():
-        print(f"error: {path} not found (pass --data or set CURATE_SHARED_DATA)", file=sys.stderr)
-        return 2
-    limit = args.limit if args.limit is not None else (QUICK_DOCS if args.quick else -1)
+    data = Path(args.data) if args.data else default_data()
+    gold_warc = data / "extraction-gold" / "pages.warc.gz"
+    for needed in (gold_warc, data / "web" / "pages.warc.gz"):
+        if not needed.is_file():
+            print(f"error: {needed} not found (pass --data or set CURATE_SHARED_DATA)", file=sys.stderr)
+            return 2
+    rounds = args.rounds or (1 if args.quick else 3)
 
-    # nothing may sit in stdout's buffer when datatrove forks its sandbox (the child would print it too)
-    sys.stdout.reconfigure(line_buffering=True)
-    quiet_datatrove_logs()
-    from curate.extract.extract import resiliparse_extract, trafilatura_extract
-    from curate.io import ReadDocuments
+    from tools.extraction_gold import load_pages
 
+    gold = load_pages(data, "all")
+    inputs = {"gold": [p.html for p in gold], "web": web_pages(data, QUICK_WEB_PAGES if args.quick else None)}
+    print(f"inputs: {gold_warc} ({len(inputs['gold'])} pages), {data / 'web' / 'pages.warc.gz'} "
+          f"({len(inputs['web'])} HTML pages); {rounds} round(s)")
     load0 = os.getloadavg()[0]
-    docs = list(ReadDocuments([str(path)], limit=limit).run())
-    pages = [d.text for d in docs if d.metadata.get("content_kind") == "html"]
-    mb = sum(len(p.encode("utf-8", "surrogatepass")) for p in pages) / 1e6
-    print(f"input: {path}  ({len(pages)} HTML pages, {mb:.1f} MB of HTML, {'quick' if args.quick else 'full'} run)")
 
-    # (a)
-    res = bench_extractor(resiliparse_extract, pages, args.repeat)
-    tra = bench_extractor(trafilatura_extract, pages, args.repeat)
-    for name, r in (("trafilatura", tra), ("resiliparse", res)):
-        print(f"(a) {name:<12} {r['docs_per_s']:>9.1f} docs/s  ({r['docs_in']} in, {r['docs_out']} with text, "
-              f"{r['wall_s']:.2f} s wall, {r['cpu_s']:.2f} s CPU)")
-    speedup = round(res["docs_per_s"] / tra["docs_per_s"], 2) if tra["docs_per_s"] else None
-    print(f"(a) resiliparse is {speedup}x trafilatura")
+    speed, texts = measure_speed(extractor_functions(), inputs, rounds)
+    for name in EXTRACTORS:
+        cells = "  ".join(f"{source} {s['pages_per_s']:7.1f} pages/s {s['cpu_ms_per_page']:6.2f} ms CPU"
+                          for source, s in speed[name].items())
+        print(f"{name:<12} {cells}")
+    parsers = measure_parsers(inputs["gold"][:200] if args.quick else inputs["gold"])
+    print("parse + walk, CPU ms/page: " + ", ".join(f"{k} {v}" for k, v in parsers.items()))
 
-    # (b)
-    chains = {}
-    chains["ours_trafilatura"], ours_out = bench_chain(ours_chain, path, limit, args.repeat, "trafilatura", args.timeout)
-    chains["ours_resiliparse"], _ = bench_chain(ours_chain, path, limit, args.repeat, "resiliparse", args.timeout)
-    chains["datatrove"], dt_out = bench_chain(datatrove_chain, path, limit, args.repeat, args.timeout)
-    if not args.skip_hybrid:
-        chains["our_reader_datatrove_trafilatura"], _ = bench_chain(hybrid_chain, path, limit, args.repeat, args.timeout)
-    labels = {
-        "ours_trafilatura": "ReadDocuments + ExtractText(trafilatura)",
-        "ours_resiliparse": "ReadDocuments + ExtractText(resiliparse)",
-        "datatrove": "datatrove WarcReader + Trafilatura",
-        "our_reader_datatrove_trafilatura": "ReadDocuments + datatrove Trafilatura",
-    }
-    for key, r in chains.items():
-        records = f"{r['reader_records_in']} records -> " if r["reader_records_in"] is not None else ""
-        print(f"(b) {labels[key]:<42} {r['docs_per_s']:>8.1f} docs/s  ({records}{r['docs_read']} docs read -> "
-              f"{r['docs_extracted']} extracted; {r['wall_s']:.2f} s wall, {r['cpu_s']:.2f} s CPU"
-              f"{'; dropped ' + json.dumps(r['dropped']) if r['dropped'] else ''})")
-    dt_rate = chains["datatrove"]["docs_per_s"]
-    vs_dt = round(chains["ours_trafilatura"]["docs_per_s"] / dt_rate, 2) if dt_rate else None
-    dt_cpu_rate = chains["datatrove"]["cpu_docs_per_s"]
-    vs_dt_cpu = round(chains["ours_trafilatura"]["cpu_docs_per_s"] / dt_cpu_rate, 2) if dt_cpu_rate else None
-    print(f"(b) ours (trafilatura) is {vs_dt}x datatrove per document read ({vs_dt_cpu}x in CPU seconds)")
+    scores = {name: quality(gold, texts[name], data) for name in EXTRACTORS}
+    print(f"{'gold F1':<12} {'all':>7} {'dev':>7} {'held':>7}   (P / R over all pages)")
+    for name in EXTRACTORS:
+        s = scores[name]
+        print(f"{name:<12} {s['all']['f1']:7.4f} {s['dev']['f1']:7.4f} {s['held_out']['f1']:7.4f}   "
+              f"({s['all']['precision']:.4f} / {s['all']['recall']:.4f})")
+    sources = list(scores["blocks"]["by_source"])
+    print(f"{'source':<24} {'pages':>5}  " + "  ".join(f"{n:>22}" for n in EXTRACTORS) + "   (F1 all, dev, held-out)")
+    won = {"all": 0, "dev": 0, "held_out": 0}
+    for source in sources:
+        cells = []
+        for name in EXTRACTORS:
+            s = scores[name]["by_source"][source]
+            cells.append(" ".join(f"{s[h]['f1']:.3f}" if s[h] else "  -  " for h in ("all", "dev", "held_out")))
+        ours, theirs = scores["blocks"]["by_source"][source], scores["trafilatura"]["by_source"][source]
+        for half in won:
+            won[half] += bool(ours[half] and theirs[half] and ours[half]["f1"] >= theirs[half]["f1"])
+        print(f"{source:<24} {ours['all']['pages']:>5}  " + "  ".join(f"{c:>22}" for c in cells))
+    print(f"blocks >= trafilatura on {won['all']} of {len(sources)} sources (dev {won['dev']}, held-out {won['held_out']})")
 
-    # do both trafilatura chains extract the same text from the documents both readers produced?
-    ours_text = {d.id: d.text.strip() for d in ours_out}
-    dt_text = {d.id: d.text.strip() for d in dt_out}
-    common = ours_text.keys() & dt_text.keys()
-    same = sum(ours_text[k] == dt_text[k] for k in common)
-    only_ours = len(ours_text.keys() - dt_text.keys())
-    print(f"    extracted by both: {len(common)} documents, identical text: {same}; "
-          f"extracted by ours only: {only_ours}, by datatrove only: {len(dt_text.keys() - ours_text.keys())}")
-
-    from importlib.metadata import version
-
+    ratio = round(speed["blocks"]["both"]["pages_per_s"] / speed["trafilatura"]["both"]["pages_per_s"], 2)
+    cpu_ratio = round(speed["trafilatura"]["both"]["cpu_ms_per_page"] / speed["blocks"]["both"]["cpu_ms_per_page"], 2)
+    print(f"blocks is {ratio}x trafilatura's pages/s ({cpu_ratio}x in CPU time)")
     result = {
         "benchmark": "extract",
-        "input": str(path),
+        "inputs": {"gold": str(gold_warc), "web": str(data / "web" / "pages.warc.gz")},
         "quick": args.quick,
-        "docs": len(pages),
-        "html_mb": round(mb, 2),
-        "trafilatura_docs_per_s": tra["docs_per_s"],
-        "resiliparse_docs_per_s": res["docs_per_s"],
-        "resiliparse_speedup": speedup,
-        "ours_trafilatura_docs_per_s": chains["ours_trafilatura"]["docs_per_s"],
-        "ours_resiliparse_docs_per_s": chains["ours_resiliparse"]["docs_per_s"],
-        "datatrove_docs_per_s": dt_rate,
-        "speedup_vs_datatrove": vs_dt,
-        "speedup_vs_datatrove_cpu": vs_dt_cpu,
-        "our_reader_datatrove_trafilatura_docs_per_s":
-            chains.get("our_reader_datatrove_trafilatura", {}).get("docs_per_s"),
-        "rates": "wall-clock docs/s (time.perf_counter), one process on one core at a time (all blocks are "
-                 "single-threaded; datatrove's sandbox child extracts while the parent waits); warm-up excluded; "
-                 "end-to-end rates = documents read / wall seconds of reader+extractor; *_cpu: the same per CPU "
-                 "second (children included), less sensitive to a busy machine",
-        "extractors": {"trafilatura": tra, "resiliparse": res},
-        "end_to_end": chains,
-        "same_text_as_datatrove": {"common": len(common), "identical": same, "only_ours": only_ours,
-                                   "only_datatrove": len(dt_text.keys() - ours_text.keys())},
-        "timeout_s": args.timeout,
-        "repeat": args.repeat,
+        "rounds": rounds,
+        "pages": {source: len(pages) for source, pages in inputs.items()},
+        "speedup_vs_trafilatura": ratio,
+        "speedup_vs_trafilatura_cpu": cpu_ratio,
+        "f1": scores["blocks"]["all"]["f1"],
+        "trafilatura_f1": scores["trafilatura"]["all"]["f1"],
+        "resiliparse_f1": scores["resiliparse"]["all"]["f1"],
+        "f1_dev": scores["blocks"]["dev"]["f1"],
+        "f1_held_out": scores["blocks"]["held_out"]["f1"],
+        "trafilatura_f1_dev": scores["trafilatura"]["dev"]["f1"],
+        "trafilatura_f1_held_out": scores["trafilatura"]["held_out"]["f1"],
+        "sources_at_least_trafilatura": won,
+        "sources": len(sources),
+        "speed": speed,
+        "parse_walk_cpu_ms_per_page": parsers,
+        "scores": scores,
+        "timing": "pages/s: wall clock of the median round (rounds interleave the extractors); cpu_ms_per_page: "
+                  "process CPU time; one process, one page at a time; warm-up excluded",
         "versions": {"python": platform.python_version(),
-                     **{name: version(name) for name in ("trafilatura", "resiliparse", "datatrove")}},
+                     **{name: version(name) for name in ("trafilatura", "resiliparse", "selectolax", "lxml")}},
         "cpus": os.cpu_count(),
         "loadavg_1m": [round(load0, 2), round(os.getloadavg()[0], 2)],
     }

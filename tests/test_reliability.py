@@ -236,20 +236,28 @@ def _group_alive(pgid: int) -> list[int]:
     return alive
 
 
+def _both_tasks_reading(progress: Path) -> bool:
+    """Both tasks of stage 1 have read a document (their heartbeat says so) and are not done."""
+    try:
+        beats = [json.loads((progress / f"{rank:05d}.json").read_text()) for rank in (0, 1)]
+    except (OSError, ValueError):
+        return False
+    return all(beat["documents"] >= 1 and not beat["finished"] for beat in beats)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_every_process_and_the_rerun_completes(shared_data, lid_model, tmp_path, sig):
     files = [str(shared_data / "web" / "pages.warc.gz"), str(shared_data / "warc" / "archive-org-crawl-299.warc.gz")]
-    args = ["run", DATACOMP, *inputs(files), "--tasks", "2", "--workers", "2", "--limit", "120"]
+    args = ["run", DATACOMP, *inputs(files), "--tasks", "2", "--workers", "2"]
     env = {**os.environ, "CURATE_LID_MODEL": lid_model}
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "curate.cli", *args, "--output", str(out)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    logs = Path(f"{out}.curate") / "stage_1" / "logs"
+    progress = Path(f"{out}.curate") / "stage_1" / "progress"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(logs.glob("task_*.log"))) < 2:
-        time.sleep(0.2)
-    time.sleep(1.5)  # both tasks are extracting
-    assert proc.poll() is None, "the run ended before the signal"
+    while time.monotonic() < deadline and not _both_tasks_reading(progress):
+        time.sleep(0.05)
+    assert proc.poll() is None and _both_tasks_reading(progress), "the run ended before the signal"
     proc.send_signal(sig)  # the parent only, as `kill` does
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 128 + sig, stderr[-3000:]

@@ -133,6 +133,8 @@ def segment(html: str) -> Page:
                 text = child.text_content
                 if text and not text.isspace():
                     add_text(text, in_link)
+                elif text and current[0].path is not None:
+                    current[0].parts.append(" ")  # the space between two links or two inline tags
                 continue
             if tag is None or tag[0] == "-" or tag in SKIPPED:
                 continue
@@ -242,8 +244,8 @@ def select(page: Page) -> list[str]:
             for node in block.path:
                 everywhere[node] = everywhere.get(node, 0.0) + value
     total = everywhere.get(0, 0.0)
-    if not total:
-        return [block.text for block in blocks if block.text]
+    if not total:  # no good block: the page's short texts, less its link lists
+        return [block.text for block in blocks if block.text and block.link <= LINK_LIST * len(block.text)]
     # a marked container that holds most of the good text is the page's wrapper (an ASP.NET page is
     # one <form>; a theme names its wrapper "site-nav-wrap"), not boilerplate; a footer, an aside,
     # comments always are
