@@ -121,10 +121,12 @@ def walk_selectolax(html: str) -> int:
 def walk_resiliparse(html: str) -> int:
     from resiliparse.parse.html import HTMLTree, NodeType
 
-    def walk(node) -> int:
+    def walk(node) -> int:  # by siblings: node.child_nodes builds a list per node, ~8x slower
         n = 0
-        for child in node.child_nodes:
+        child = node.first_child
+        while child is not None:
             n += len(child.text or "") if child.type == NodeType.TEXT else walk(child)
+            child = child.next
         return n
 
     body = HTMLTree.parse(html).body

@@ -3,7 +3,7 @@
 same machine, same run.
 
     python benchmarks/pipeline.py            # 3 interleaved rounds over 1,508 real pages (~5 minutes)
-    python benchmarks/pipeline.py --quick    # 1 round, the first 200 pages (< 1 minute once the venv exists)
+    python benchmarks/pipeline.py --quick    # 1 round, the first 500 pages (< 1 minute once the venv exists)
     python benchmarks/pipeline.py --input a.warc.gz --input b.warc.gz --rounds 5
 
 The two sides, each one task on one worker, each a fresh process per round:
@@ -49,7 +49,7 @@ from pathlib import Path
 from common import REPO, default_data  # benchmarks/common.py
 
 DATATROVE_REQUIREMENTS = ["datatrove[processing,io]==0.10.1", "spacy", "pyarrow", "aiohttp", "requests"]
-QUICK_LIMIT = 200
+QUICK_LIMIT = 500
 
 
 def datatrove_venv() -> tuple[Path, str]:
@@ -61,9 +61,12 @@ def datatrove_venv() -> tuple[Path, str]:
         return python, f"reused {venv}"
     shutil.rmtree(venv, ignore_errors=True)
     print(f"creating the baseline's virtual environment {venv}: {' '.join(DATATROVE_REQUIREMENTS)}", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "-U", "pip"], check=True)  # pip 23 mis-resolves lxml
-    subprocess.run([str(python), "-m", "pip", "install", "-q", *DATATROVE_REQUIREMENTS], check=True)
+    for command in ([sys.executable, "-m", "venv", str(venv)],
+                    [str(python), "-m", "pip", "install", "-q", "-U", "pip"],  # pip 23 mis-resolves lxml[html_clean]
+                    [str(python), "-m", "pip", "install", "-q", *DATATROVE_REQUIREMENTS]):
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"error: {' '.join(command)} exited {done.returncode}:\n{done.stderr[-3000:]}")
     marker.write_text(json.dumps(DATATROVE_REQUIREMENTS))
     return python, f"created {venv}"
 
@@ -124,7 +127,7 @@ def main() -> int:
     parser.add_argument("--input", action="append", help="a WARC file (repeatable; default: the two named above)")
     parser.add_argument("--quick", action="store_true", help=f"one round, the first {QUICK_LIMIT} pages")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3; --quick: 1)")
-    parser.add_argument("--limit", type=int, default=None, help="documents to read (default: all; --quick: 200)")
+    parser.add_argument("--limit", type=int, default=None, help="documents to read (default: all; --quick: 500)")
     args = parser.parse_args()
 
     data = Path(args.data) if args.data else default_data()

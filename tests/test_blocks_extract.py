@@ -150,6 +150,22 @@ def test_segment_records_link_text_and_containers():
     assert len(block.path) == 3  # body, the div, the p
 
 
+def test_the_block_counts_slow_huge_and_failing_pages(monkeypatch):
+    """ExtractText's accounting is the same for every extractor: a page past the CPU limit is
+    `timeout`, a page over max_html_chars `too_large`, an extractor exception `extractor_error`."""
+    import curate.extract.blocks
+
+    slow = page("".join(f"<div><p>{PARAGRAPHS[i % 4]} ({i})</p></div>" for i in range(50_000)))  # 5 MB
+    assert ExtractText(timeout=0.05).process(_doc(slow)) == "timeout"
+    assert ExtractText(max_html_chars=1000).process(_doc(page(ARTICLE * 10))) == "too_large"
+
+    def broken(page):
+        raise RecursionError("a parser bug")
+
+    monkeypatch.setattr(curate.extract.blocks, "select", broken)
+    assert ExtractText().process(_doc(page(ARTICLE))) == "extractor_error"
+
+
 def _doc(html: str):
     from datatrove.data import Document
 
