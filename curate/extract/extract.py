@@ -1,7 +1,7 @@
 """ExtractText: main-text extraction from HTML documents.
 
 Three extractors (docs/extract.md has their speed and gold-set scores): "blocks", the default,
-curate's own (curate/extract/blocks.py: trafilatura's precision at ~9x its speed); "trafilatura";
+curate's own (curate/extract/blocks.py: trafilatura's precision at ~10x its speed); "trafilatura";
 "resiliparse" (its main-content mode: fastest, keeps more boilerplate). Each page gets a CPU-time
 limit (`timeout`), after which it is dropped as `timeout`. Documents that
 are already text (WET, JSONL, Parquet) pass unchanged: curate's reader says which is which in
