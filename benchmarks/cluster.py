@@ -45,7 +45,7 @@ from common import REPO, default_data  # benchmarks/common.py
 
 DUMP_PAGES, DUMP_FILES, DUMP_BYTES = 3.0e9, 90_000, 100e12
 WORKERS = (256, 1024, 4096)
-BANDS = 9  # the recipe's MinHash bands (0.8 threshold, 128 permutations), plus the exact band
+BANDS = 16  # the recipe's MinHash bands (0.8 threshold, 128 permutations, verified: 16 x 8), plus the exact band
 RANGE = 1 << 24  # DedupClusters' default key range: records of a band in memory at once
 SMALL_RANGE = 1 << 15
 
@@ -112,7 +112,7 @@ def measure_run(out: Path, pages: int, warc_bytes: int, tasks: int) -> dict:
         stages.append({"cpu_s": round(cpu, 2), "docs_in": sum(b["documents"] for b in beats),
                        "wall_s": round(max(b["updated"] for b in beats) - min(b["started"] for b in beats), 2),
                        "peak_rss_mb": max(b["peak_rss_mb"] for b in beats), "run_folder_files": run_files})
-    staged = {name: files_and_bytes(staging / name) for name in ("bands", "keys", "docs", "clusters")}
+    staged = {name: files_and_bytes(staging / name) for name in ("bands", "keys", "docs", "sigs", "clusters")}
     output = files_and_bytes(out)
     staged_docs = json.loads((run_dir / "funnel.json").read_text())["stages"][-1]  # (write row, for the kept count)
     return {"pages": pages, "warc_bytes": warc_bytes, "tasks": tasks, "stages": stages,
@@ -133,12 +133,12 @@ def fit_recipe(a: dict, b: dict) -> dict:
              # model and the writer: the copies (all removed) separate the two costs
              "stage3_cpu_per_staged": max(0.0, per(staged, a["stages"][2]["cpu_s"], b["stages"][2]["cpu_s"])),
              "kept_share": a["kept_docs"] / a["staged_docs"],  # x1: real pages only, no copies
-             "staged_bytes_per_staged": sum(b["staged_bytes"][k] for k in ("bands", "keys", "docs")) / b["staged_docs"],
+             "staged_bytes_per_staged": sum(b["staged_bytes"][k] for k in ("bands", "keys", "docs", "sigs")) / b["staged_docs"],
              "stage1_peak_rss_mb": max(a["stages"][0]["peak_rss_mb"], b["stages"][0]["peak_rss_mb"]),
              "stage3_peak_rss_mb": max(a["stages"][2]["peak_rss_mb"], b["stages"][2]["peak_rss_mb"])}
     model["stage3_cpu_per_kept"] = (a["stages"][2]["cpu_s"] - model["stage3_cpu_per_staged"] * a["staged_docs"]) / \
         a["kept_docs"]
-    for name in ("bands", "keys", "docs", "clusters"):
+    for name in ("bands", "keys", "docs", "sigs", "clusters"):
         slope = per(tasks, a["staged_files"][name], b["staged_files"][name])
         model[f"{name}_files_per_task"] = slope
         model[f"{name}_files_fixed"] = a["staged_files"][name] - slope * a["tasks"]
@@ -154,14 +154,14 @@ def predict_recipe(model: dict, pages: int, tasks: int, kept: float) -> dict:
             "stage3_cpu_s": staged * model["stage3_cpu_per_staged"] + kept * model["stage3_cpu_per_kept"],
             "staged_bytes": staged * model["staged_bytes_per_staged"],
             "staged_files": sum(model[f"{n}_files_per_task"] * tasks + model[f"{n}_files_fixed"]
-                                for n in ("bands", "keys", "docs", "clusters"))}
+                                for n in ("bands", "keys", "docs", "sigs", "clusters"))}
 
 
 def check_recipe(model: dict, run: dict) -> dict:
     p = predict_recipe(model, run["pages"], run["tasks"], run["kept_docs"])
     measured = {"stage1_cpu_s": run["stages"][0]["cpu_s"], "staged_docs": run["staged_docs"],
                 "stage3_cpu_s": run["stages"][2]["cpu_s"],
-                "staged_bytes": sum(run["staged_bytes"][k] for k in ("bands", "keys", "docs")),
+                "staged_bytes": sum(run["staged_bytes"][k] for k in ("bands", "keys", "docs", "sigs")),
                 "staged_files": sum(run["staged_files"].values())}
     return {k: round(p[k] / measured[k], 3) for k in measured}
 
@@ -170,9 +170,12 @@ def check_recipe(model: dict, run: dict) -> dict:
 
 CLUSTER_CHILD = r'''
 import json, resource, sys, time
+from curate.dedup import MinHashConfig
 from curate.dedup.steps import DedupClusters
 from curate.step import Funnel
-step = DedupClusters(work_dir=sys.argv[1], max_records=int(sys.argv[2]))
+# band files only (no signatures or texts): the clustering without verification (docs/dedup.md)
+step = DedupClusters(work_dir=sys.argv[1], fuzzy=MinHashConfig(bands=int(sys.argv[3]), rows=8, verify=False),
+                     max_records=int(sys.argv[2]))
 started = time.process_time()
 step.cluster(Funnel())
 print(json.dumps({"cpu_s": time.process_time() - started,
@@ -211,7 +214,7 @@ def measure_clustering(work: Path, docs: int, tasks: int, max_records: int = RAN
     if not (folder / "keys").is_dir():
         shutil.rmtree(work, ignore_errors=True)  # one synthetic staging at a time on disk
         synthetic_staging(folder, docs, tasks, seed=docs + tasks)
-    done = subprocess.run([sys.executable, "-c", CLUSTER_CHILD, str(folder), str(max_records)], check=True,
+    done = subprocess.run([sys.executable, "-c", CLUSTER_CHILD, str(folder), str(max_records), str(BANDS)], check=True,
                           capture_output=True, text=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return {"docs": docs, "tasks": tasks, "max_records": max_records, "cpu_s": round(result["cpu_s"], 2),
@@ -267,7 +270,7 @@ def dump_estimate(recipe: dict, clustering: dict, workers: int) -> dict:
                    "peak_rss_mb_per_task": recipe["stage3_peak_rss_mb"]},
         "staged_docs": round(staged), "staged_tb": round(staged * recipe["staged_bytes_per_staged"] / 1e12, 2),
         "staged_files": round(sum(recipe[f"{n}_files_per_task"] * tasks + recipe[f"{n}_files_fixed"]
-                                  for n in ("bands", "keys", "docs", "clusters"))),
+                                  for n in ("bands", "keys", "docs", "sigs", "clusters"))),
         "run_folder_files": round(sum(recipe[f"stage{n}_run_files_per_task"] * (1 if n == 2 else tasks)
                                       for n in (1, 2, 3))),
     }

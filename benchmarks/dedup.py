@@ -7,8 +7,13 @@
     near-duplicates of each (word edits, insertions, boilerplate changes, reordered paragraphs),
     clustered by curate (its three dedup stages), datasketch MinHashLSH and datatrove's 4-stage
     MinhashDedup, all with the same num_perm, bands x rows and word 5-grams under the same text
-    normalisation. Predicted pairs: every pair in one cluster. True pairs: pairs whose exact Jaccard
-    of 5-gram sets is >= 0.8, among the planted families and every pair any method predicted.
+    normalisation; curate also with verify=False (band matches alone, as before verification).
+    Pair level: predicted pairs are every pair in one cluster; true pairs are pairs whose exact
+    Jaccard of 5-gram sets is >= 0.8, among the planted families and every pair any method
+    predicted. Document level: a removed document is correct when the document kept for it (curate's
+    keep rule; the first of its cluster for the others) has Jaccard >= 0.8 with it; a kept document
+    whose twin (a true pair) was kept too is a miss. doc_precision = correct / removed, doc_recall =
+    correct / (correct + missed).
 (b) signatures: documents/s from text to MinHash signature, same documents, one process:
     curate (batched numpy), datasketch MinHash.bulk (after normalising and shingling in Python),
     datatrove MinhashDedupSignature (spaCy word tokeniser; get_shingles + get_signature).
@@ -95,26 +100,40 @@ def components(n: int, pairs) -> dict[int, int]:
 # -- the three methods -----------------------------------------------------------------------
 
 
-def curate_clusters(docs: list[str], config: MinHashConfig, work: str, tasks: int = 1) -> dict[int, object]:
-    """curate's three stages, in process: signatures per task, clusters, then the cluster table."""
+def curate_clusters(docs: list[str], config: MinHashConfig, work: str, tasks: int = 1
+                    ) -> tuple[dict[int, object], dict[int, int]]:
+    """curate's three stages, in process: signatures per task, clusters, then the cluster table.
+    Returns (cluster label per clustered document, kept document per removed document)."""
     import pyarrow.parquet as pq
     from datatrove.data import Document
 
     from curate.dedup import DedupClusters, DedupSignatures
+    from curate.dedup.steps import StageDocuments
     from curate.step import Funnel
 
     share = [list(range(r, len(docs), tasks)) for r in range(tasks)]
     for rank, mine in enumerate(share):
-        step = DedupSignatures(work, exact=True, fuzzy=config)
-        for _ in step.run((Document(text=docs[i], id=f"{i:07d}") for i in mine), rank, tasks):
+        hashed = DedupSignatures(work, exact=True, fuzzy=config).run(
+            (Document(text=docs[i], id=f"{i:07d}") for i in mine), rank, tasks)
+        for _ in StageDocuments(work).run(hashed, rank, tasks):
             pass
     DedupClusters(work, exact=True, fuzzy=config).cluster(Funnel())
-    labels = {}
+    labels, removed = {}, {}
     for rank, mine in enumerate(share):
         table = pq.read_table(os.path.join(work, "clusters", f"{rank:05d}.parquet")).to_pydict()
-        for row, kept in zip(table["row"], table["kept_id"]):
+        for row, kept, how in zip(table["row"], table["kept_id"], table["removed"]):
             labels[mine[row]] = kept
-    return labels
+            if how:
+                removed[mine[row]] = int(kept)
+    return labels, removed
+
+
+def keep_smallest(labels: dict[int, object]) -> dict[int, int]:
+    """A clustering without a keep rule (datasketch, datatrove): keep each cluster's first document."""
+    first: dict = {}
+    for doc, label in sorted(labels.items()):
+        first.setdefault(label, doc)
+    return {doc: first[label] for doc, label in labels.items() if first[label] != doc}
 
 
 def datasketch_clusters(docs: list[str], config: MinHashConfig) -> dict[int, object]:
@@ -169,13 +188,20 @@ def datatrove_clusters(docs: list[str], config: MinHashConfig, work: str) -> dic
 
 
 def quality(docs: list[str], family: list[int], config: MinHashConfig, threshold: float) -> dict:
+    # band matches alone: the balanced bands x rows (9 x 13 at 0.8), for curate unverified and the peers
+    balanced = MinHashConfig(threshold=config.threshold, num_perm=config.num_perm, n_grams=config.n_grams,
+                             verify=False)
     with tempfile.TemporaryDirectory() as work:
-        predicted = {"curate": cluster_pairs(curate_clusters(docs, config, f"{work}/curate", tasks=3)),
-                     "datasketch": cluster_pairs(datasketch_clusters(docs, config))}
+        clusterings = {"curate": curate_clusters(docs, config, f"{work}/curate", tasks=3),
+                       "curate_unverified": curate_clusters(docs, balanced, f"{work}/unverified", tasks=3)}
+        labels = datasketch_clusters(docs, balanced)
+        clusterings["datasketch"] = labels, keep_smallest(labels)
         try:
-            predicted["datatrove"] = cluster_pairs(datatrove_clusters(docs, config, f"{work}/datatrove"))
+            labels = datatrove_clusters(docs, balanced, f"{work}/datatrove")
+            clusterings["datatrove"] = labels, keep_smallest(labels)
         except ImportError as e:  # spaCy missing
             print(f"datatrove skipped: {e}", file=sys.stderr)
+    predicted = {name: cluster_pairs(labels) for name, (labels, _) in clusterings.items()}
     shingles = [shingle_set(t, config.n_grams) for t in docs]
 
     def jac(a, b):
@@ -195,7 +221,19 @@ def quality(docs: list[str], family: list[int], config: MinHashConfig, threshold
         out[f"{prefix}precision"] = round(hit / len(pairs), 4) if pairs else 1.0
         out[f"{prefix}recall"] = round(hit / len(truth), 4) if truth else 1.0
         out[f"{prefix}predicted_pairs"] = len(pairs)
+        out.update({f"{prefix}{k}": v for k, v in document_level(clusterings[name][1], truth, jac, threshold).items()})
     return out
+
+
+def document_level(removed: dict[int, int], truth: set[tuple[int, int]], jac, threshold: float) -> dict:
+    """A removed document is correct when the document kept for it has Jaccard >= threshold with
+    it; a kept document with a kept twin (a true pair, both kept) is a miss, counted once per such
+    document after the first of its twins."""
+    correct = sum(jac(doc, kept) >= threshold for doc, kept in removed.items())
+    missed = {max(a, b) for a, b in truth if a not in removed and b not in removed}
+    return {"doc_precision": round(correct / len(removed), 4) if removed else 1.0,
+            "doc_recall": round(correct / (correct + len(missed)), 4) if correct + len(missed) else 1.0,
+            "removed_docs": len(removed)}
 
 
 def signature_speed(docs: list[str], config: MinHashConfig, datatrove_docs: int, rounds: int = 3) -> dict:

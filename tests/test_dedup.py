@@ -103,8 +103,12 @@ def test_bands_and_rows_follow_datasketch_optimisation():
     for threshold, num_perm in ((0.8, 128), (0.7, 256), (0.9, 64)):
         lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         assert optimal_bands(threshold, num_perm) == (lsh.b, lsh.r)
-        config = MinHashConfig(threshold=threshold, num_perm=num_perm)
+        config = MinHashConfig(threshold=threshold, num_perm=num_perm, verify=False)
         assert (config.bands, config.rows) == (lsh.b, lsh.r)
+        # verified candidates: datasketch's optimisation weighing a missed pair 19 times a false one
+        recall = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(0.05, 0.95))
+        assert (MinHashConfig(threshold=threshold, num_perm=num_perm).bands,
+                MinHashConfig(threshold=threshold, num_perm=num_perm).rows) == (recall.b, recall.r)
     assert (MinHashConfig(bands=4, rows=8).bands, MinHashConfig(bands=4, rows=8).rows) == (4, 8)
     with pytest.raises(CurateError, match="exceeds num_perm"):  # a constructor's error is one line
         MinHashConfig(num_perm=64, bands=10, rows=10)

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 from datatrove.data import Document
 
 from curate.dedup import DedupClusters, DedupSignatures, MinHashConfig
+from curate.dedup.steps import StageDocuments
 from tools.planted import KINDS, jaccard_exact, mutate
 from curate.step import Funnel
 
@@ -30,8 +31,9 @@ def test_planted_near_duplicates_of_real_documents(shared_data, tmp_path):
     work = str(tmp_path)
     tasks = 3
     for rank in range(tasks):  # documents dealt over 3 tasks: twins sit in different tasks
-        step = DedupSignatures(work, fuzzy=config)
-        list(step.run((Document(text=docs[i], id=f"{i:04d}") for i in range(rank, len(docs), tasks)), rank, tasks))
+        hashed = DedupSignatures(work, fuzzy=config).run(
+            (Document(text=docs[i], id=f"{i:04d}") for i in range(rank, len(docs), tasks)), rank, tasks)
+        list(StageDocuments(work).run(hashed, rank, tasks))  # the texts, for the exact check of close pairs
     DedupClusters(work, fuzzy=config).cluster(Funnel())
     kept_id = {}
     for rank in range(tasks):

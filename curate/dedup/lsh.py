@@ -25,7 +25,8 @@ def optimal_bands(threshold: float, num_perm: int, false_positive_weight: float 
 
 @dataclass(frozen=True)
 class MinHashConfig:
-    """Fuzzy dedup settings. bands/rows default to the optimum for `threshold`."""
+    """Fuzzy dedup settings. bands/rows default to the optimum for `threshold`. `verify=False`
+    clusters on band matches alone (faster, less precise: docs/dedup.md)."""
 
     threshold: float = 0.8
     num_perm: int = 128
@@ -33,12 +34,14 @@ class MinHashConfig:
     bands: int | None = None
     rows: int | None = None
     seed: int = 1
+    verify: bool = True  # band matches join a cluster only when the signatures agree (verify.py)
 
     def __post_init__(self):
         if not 0 < self.threshold <= 1:
             raise CurateError(f"MinHashConfig: threshold must be in (0, 1], got {self.threshold!r}")
         if self.bands is None or self.rows is None:
-            bands, rows = optimal_bands(self.threshold, self.num_perm)
+            # verified candidates can afford false positives: weigh missed pairs more
+            bands, rows = optimal_bands(self.threshold, self.num_perm, *((0.05, 0.95) if self.verify else (0.5, 0.5)))
             object.__setattr__(self, "bands", self.bands or bands)
             object.__setattr__(self, "rows", self.rows or rows)
         if self.bands * self.rows > self.num_perm:

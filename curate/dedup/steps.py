@@ -39,6 +39,8 @@ from curate.dedup.buckets import EXACT, band_names, duplicate_runs, write_band
 from curate.dedup.clusters import UnionFind, keepers
 from curate.dedup.lsh import MinHashConfig, band_keys
 from curate.dedup.normalise import normalise_bytes
+from curate.dedup.verify import Similarity, greedy_keepers, staged_files, verified_edges
+from curate.dedup import verify
 from curate import storage
 from curate.errors import CurateError
 from curate.io.parquet import WriteParquet
@@ -95,6 +97,7 @@ class DedupSignatures(WorkFolder, PipelineStep):
         bands: dict[str, list[np.ndarray]] = {name: [] for name in band_names(self.fuzzy.bands if self.fuzzy else 0,
                                                                                  self.exact)}
         ids, urls, scores, sources = [], [], [], []
+        signatures: list[np.ndarray] = []
         batch: list[Document] = []
 
         def flush():
@@ -104,6 +107,7 @@ class DedupSignatures(WorkFolder, PipelineStep):
                 bands[EXACT].append(np.array([xxhash.xxh3_64_intdigest(s) for s in norms], np.uint64))
             if hasher is not None:
                 sig = hasher.signatures_normalised(norms)
+                signatures.append(sig)
                 keys = band_keys(sig, self.fuzzy.bands, self.fuzzy.rows)
                 keys[np.array([not s for s in norms], bool)] = 0  # documents without words: no fuzzy key
                 for b in range(self.fuzzy.bands):
@@ -133,6 +137,9 @@ class DedupSignatures(WorkFolder, PipelineStep):
             flush()
             yield from done
             self._save(rank, bands, ids, urls, scores, sources)
+            if self.fuzzy is not None:
+                verify.save(self.path(), rank, np.concatenate(signatures) if signatures
+                            else np.zeros((0, self.fuzzy.num_perm), np.uint32))
         finally:
             funnel.flush(self)
 
@@ -178,26 +185,30 @@ class DedupClusters(WorkFolder, PipelineStep):
         offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         total = int(offsets[-1])
         funnel.counts[DOCS_IN] = funnel.counts[DOCS_OUT] = total
-        uf = UnionFind(total)
-        exact_roots = None
-        for band in band_names(self.fuzzy.bands if self.fuzzy else 0, self.exact):
-            for docs, starts in duplicate_runs(self.path(), band, offsets, self.max_records):
-                uf.union_groups(docs, starts)
-            if band == EXACT:
-                exact_roots = uf.roots().copy()
-        roots = uf.roots()
-        members = np.flatnonzero(np.bincount(roots, minlength=total)[roots] > 1)
-        ids, priority = self._priority(key_files, offsets, members)
-        keeper, size, kept = keepers(members, roots[members], priority)
-        removed = np.where(kept, "", "fuzzy").astype(object)
-        if exact_roots is not None:
-            _, _, exact_kept = keepers(members, exact_roots[members], priority)
-            removed[~exact_kept] = "exact"
+        similar = None
+        if self.fuzzy is not None and self.fuzzy.verify:
+            similar = Similarity(self.path(), offsets, self.fuzzy.threshold, self.fuzzy.num_perm, self.fuzzy.n_grams)
+        try:
+            roots, exact_roots = self._components(total, offsets, similar, funnel)
+            members = np.flatnonzero(np.bincount(roots, minlength=total)[roots] > 1)
+            ids, priority = self._priority(key_files, offsets, members)
+            keeper, exact_removed = self._keepers(members, roots, exact_roots, priority, similar)
+        finally:
+            if similar is not None:
+                funnel.counts["pairs_estimated"] += similar.checked["estimated"]
+                funnel.counts["pairs_checked_exactly"] += similar.checked["exact"]
+                similar.close()
+        # a component member that no kept document is similar to is kept alone: no duplicate
+        size = np.bincount(keeper, minlength=len(members))[keeper]
+        grouped = np.flatnonzero(size > 1)
+        kept = keeper[grouped] == grouped
+        removed = np.where(kept, "", np.where(exact_removed[grouped], "exact", "fuzzy")).astype(object)
+        kept_ids = ids.take(pa.array(keeper[grouped]))
+        members, size = members[grouped], size[grouped]
         funnel.counts["clusters"] += int(kept.sum())
         funnel.counts["in_clusters"] += len(members)
         funnel.counts["to_remove.exact"] += int((removed == "exact").sum())
         funnel.counts["to_remove.fuzzy"] += int((removed == "fuzzy").sum())
-        kept_ids = ids.take(pa.array(keeper))
         task_of = np.searchsorted(offsets, members, "right") - 1
         for task in range(tasks):
             mine = np.flatnonzero(task_of == task)
@@ -206,6 +217,46 @@ class DedupClusters(WorkFolder, PipelineStep):
                               "kept_id": kept_ids.take(pa.array(mine)),
                               "removed": pa.array(removed[mine].tolist(), pa.string())})
             write_parquet(table, self.path("clusters", f"{task:05d}.parquet"))
+
+    def _components(self, total: int, offsets: np.ndarray, similar: Similarity | None,
+                    funnel: Funnel) -> tuple[np.ndarray, np.ndarray | None]:
+        """Component root of every document (exact groups and verified band matches), and of the
+        exact groups alone (None without exact dedup)."""
+        uf = UnionFind(total)
+        exact_roots = None
+        for band in band_names(self.fuzzy.bands if self.fuzzy else 0, self.exact):
+            for docs, starts in duplicate_runs(self.path(), band, offsets, self.max_records):
+                if band == EXACT or similar is None:
+                    uf.union_groups(docs, starts)
+                    continue
+                first, other = verified_edges(docs, starts, similar)
+                funnel.counts["candidate_pairs"] += len(docs) - (len(starts) - 1)
+                funnel.counts["verified_pairs"] += len(first)
+                uf.union(first, other)
+            if band == EXACT:
+                exact_roots = uf.roots().copy()
+        return uf.roots(), exact_roots
+
+    def _keepers(self, members: np.ndarray, roots: np.ndarray, exact_roots: np.ndarray | None,
+                 priority: np.ndarray, similar: Similarity | None) -> tuple[np.ndarray, np.ndarray]:
+        """For each member (of a component of two or more): the member kept for it (an index into
+        `members`; itself when kept), and whether it goes as an exact duplicate. An exact group
+        keeps its first document in keep order; near duplicates are then resolved among the
+        groups' kept documents, greedily against the signatures when verifying (verify.py)."""
+        n = len(members)
+        if exact_roots is not None:
+            exact_keeper, _, exact_kept = keepers(members, exact_roots[members], priority)
+        else:
+            exact_keeper, exact_kept = np.arange(n), np.ones(n, bool)
+        heads = np.flatnonzero(exact_kept)
+        if similar is not None:
+            chosen = greedy_keepers(members[heads], roots[members[heads]], priority[heads], similar)
+        else:
+            chosen, _, _ = keepers(members[heads], roots[members[heads]], priority[heads])
+        keeper = np.empty(n, np.int64)
+        keeper[heads] = heads[chosen]
+        keeper[~exact_kept] = keeper[exact_keeper[~exact_kept]]
+        return keeper, ~exact_kept
 
     def _priority(self, key_files, offsets, members) -> tuple[pa.Array, np.ndarray]:
         """ids of `members` and their rank under the keep rule (0 = kept first)."""
@@ -239,8 +290,7 @@ class ReadStaged(WorkFolder, PipelineStep):
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         refuse_upstream(self, data)
-        # the writer names files <counter>_<rank>.parquet, and writes none for a task without documents
-        paths = files_in(self.path(), f"docs/*_{rank:05d}.parquet")
+        paths = staged_files(self.path(), rank)
         funnel = Funnel()
         row = 0
         try:
