@@ -45,9 +45,9 @@ from common import REPO, default_data  # benchmarks/common.py
 
 DUMP_PAGES, DUMP_FILES, DUMP_BYTES = 3.0e9, 90_000, 100e12
 WORKERS = (256, 1024, 4096)
+DUMP_CLUSTER_TASKS = 1_000  # dedup_steps(cluster_tasks=1000): each clustering task reads every stage-1 task's files
 BANDS = 16  # the recipe's MinHash bands (0.8 threshold, 128 permutations, verified: 16 x 8), plus the exact band
-RANGE = 1 << 24  # DedupClusters' default key range: records of a band in memory at once
-SMALL_RANGE = 1 << 15
+CLUSTERING_FOLDERS = ("edges", "labels", "messages", "members", "links", "clusters")
 
 
 # -- 1. the recipe on real pages ------------------------------------------------------------------
@@ -100,7 +100,8 @@ def measure_run(out: Path, pages: int, warc_bytes: int, tasks: int) -> dict:
     run_dir = Path(f"{out}.curate")
     staging = run_dir / "staging" / "dedup"
     stages = []
-    for number in (1, 2, 3):
+    numbers = sorted(int(d.name.split("_")[1]) for d in run_dir.glob("stage_[0-9]*"))
+    for number in numbers:
         stage = run_dir / f"stage_{number}"
         cpu = 0.0
         for stats_file in (stage / "stats").glob("*.json"):
@@ -112,7 +113,15 @@ def measure_run(out: Path, pages: int, warc_bytes: int, tasks: int) -> dict:
         stages.append({"cpu_s": round(cpu, 2), "docs_in": sum(b["documents"] for b in beats),
                        "wall_s": round(max(b["updated"] for b in beats) - min(b["started"] for b in beats), 2),
                        "peak_rss_mb": max(b["peak_rss_mb"] for b in beats), "run_folder_files": run_files})
-    staged = {name: files_and_bytes(staging / name) for name in ("bands", "keys", "docs", "sigs", "clusters")}
+    # the clustering's stages (all but the first and the last) as one
+    middle = stages[1:-1]
+    stages = [stages[0], {"cpu_s": round(sum(s["cpu_s"] for s in middle), 2), "docs_in": 0,
+                          "wall_s": round(sum(s["wall_s"] for s in middle), 2),
+                          "peak_rss_mb": max(s["peak_rss_mb"] for s in middle),
+                          "run_folder_files": sum(s["run_folder_files"] for s in middle)}, stages[-1]]
+    staged = {name: files_and_bytes(staging / name) for name in ("bands", "keys", "docs", "sigs")}
+    parts = [files_and_bytes(staging / name) for name in CLUSTERING_FOLDERS]
+    staged["clusters"] = (sum(f for f, _ in parts), sum(b for _, b in parts))
     output = files_and_bytes(out)
     staged_docs = json.loads((run_dir / "funnel.json").read_text())["stages"][-1]  # (write row, for the kept count)
     return {"pages": pages, "warc_bytes": warc_bytes, "tasks": tasks, "stages": stages,
@@ -166,19 +175,16 @@ def check_recipe(model: dict, run: dict) -> dict:
     return {k: round(p[k] / measured[k], 3) for k in measured}
 
 
-# -- 2. the clustering stage on synthetic band files ---------------------------------------------
+# -- 2. the clustering stages on synthetic band files ----------------------------------------------
 
 CLUSTER_CHILD = r'''
 import json, resource, sys, time
-from curate.dedup import MinHashConfig
-from curate.dedup.steps import DedupClusters
-from curate.step import Funnel
-# band files only (no signatures or texts): the clustering without verification (docs/dedup.md)
-step = DedupClusters(work_dir=sys.argv[1], fuzzy=MinHashConfig(bands=int(sys.argv[3]), rows=8, verify=False),
-                     max_records=int(sys.argv[2]))
+from curate.dedup import MinHashConfig, cluster_in_process
+# band files and key files only (no signatures or texts): the clustering without verification
 started = time.process_time()
-step.cluster(Funnel())
-print(json.dumps({"cpu_s": time.process_time() - started,
+funnel = cluster_in_process(sys.argv[1], fuzzy=MinHashConfig(bands=int(sys.argv[3]), rows=8, verify=False),
+                            tasks=int(sys.argv[2]))
+print(json.dumps({"cpu_s": time.process_time() - started, "edges": funnel.counts["edges"],
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
 '''
 
@@ -190,7 +196,7 @@ def synthetic_staging(folder: Path, docs: int, tasks: int, seed: int) -> None:
     import pyarrow as pa
 
     from curate.dedup.buckets import band_names, write_band
-    from curate.dedup.steps import KEYS_SCHEMA, write_parquet
+    from curate.dedup.work import KEYS_SCHEMA, write_parquet
 
     rng = np.random.default_rng(seed)
     bands = band_names(BANDS, exact=True)
@@ -205,48 +211,53 @@ def synthetic_staging(folder: Path, docs: int, tasks: int, seed: int) -> None:
             write_band(str(folder), band, rank, keys[lo:hi, b], rows)
         ids = [f"doc-{i:09d}" for i in range(lo, hi)]
         write_parquet(pa.table({"id": ids, "url": [f"https://example.invalid/{i}" for i in range(lo, hi)],
-                                "score": [None] * len(ids), "source": ["synthetic"] * len(ids)}, schema=KEYS_SCHEMA),
+                                "score": [None] * len(ids), "source": ["synthetic"] * len(ids),
+                                "exact": pa.array(keys[lo:hi, 0], pa.uint64())}, schema=KEYS_SCHEMA),
                       str(folder / "keys" / f"{rank:05d}.parquet"))
 
 
-def measure_clustering(work: Path, docs: int, tasks: int, max_records: int = RANGE) -> dict:
+def measure_clustering(work: Path, docs: int, tasks: int, cluster_tasks: int) -> dict:
+    """Every clustering stage's tasks in turn, in a fresh process: total CPU, and the peak memory,
+    which is the largest task's (memory is reused from task to task)."""
     folder = work / f"cluster-{docs}-{tasks}"
     if not (folder / "keys").is_dir():
         shutil.rmtree(work, ignore_errors=True)  # one synthetic staging at a time on disk
         synthetic_staging(folder, docs, tasks, seed=docs + tasks)
-    done = subprocess.run([sys.executable, "-c", CLUSTER_CHILD, str(folder), str(max_records), str(BANDS)], check=True,
-                          capture_output=True, text=True)
+    for name in ("offsets.npy", *CLUSTERING_FOLDERS):  # the previous measurement's clustering
+        path = folder / name
+        path.unlink() if path.is_file() else shutil.rmtree(path, ignore_errors=True)
+    done = subprocess.run([sys.executable, "-c", CLUSTER_CHILD, str(folder), str(cluster_tasks), str(BANDS)],
+                          check=True, capture_output=True, text=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    return {"docs": docs, "tasks": tasks, "max_records": max_records, "cpu_s": round(result["cpu_s"], 2),
-            "peak_rss_mb": result["peak_rss_mb"]}
+    return {"docs": docs, "tasks": tasks, "cluster_tasks": cluster_tasks, "cpu_s": round(result["cpu_s"], 2),
+            "peak_rss_mb": result["peak_rss_mb"], "edges": result["edges"]}
 
 
-def band_files(tasks: int) -> int:
-    return tasks * (BANDS + 1) * 2  # keys and rows, per band and task
+def band_reads(tasks: int, cluster_tasks: int) -> int:
+    return tasks * cluster_tasks * (BANDS + 1) * 2  # every edges task reads every task's keys and rows files
 
 
-def fit_clustering(a: dict, b: dict, many_tasks: dict, small_ranges: dict) -> dict:
-    """Memory: the arrays as long as the corpus (per document), one key range's working set (per
-    record in the range, up to max_records) and per task (its key file's metadata, its clusters
-    file), over a fixed base. CPU: per document, plus per band file (a binary search and a read in
-    every task's file, per band and key range). `a` and `b` (N and 2N documents, 16 tasks) and
-    `many_tasks` (N, 256 tasks) run with ranges of RANGE records; `small_ranges` is `a` again with
-    ranges of SMALL_RANGE records, which separates the range's memory from the corpus's."""
+def fit_clustering(a: dict, b: dict, many_tasks: dict, more_clusterers: dict) -> dict:
+    """CPU: per document, plus per band-file read (every clustering task reads a slice of every
+    stage-1 task's files). Memory of the largest task: per document of its share (documents /
+    clustering tasks), over a fixed base. `a` and `b`: N and 2N documents, 16 tasks, 16 clustering
+    tasks; `many_tasks`: N documents from 256 tasks; `more_clusterers`: N documents, 64 clustering tasks."""
     per_doc = (b["cpu_s"] - a["cpu_s"]) / (b["docs"] - a["docs"])
-    per_file = max(0.0, (many_tasks["cpu_s"] - a["cpu_s"]) / (band_files(many_tasks["tasks"]) - band_files(a["tasks"])))
-    per_range_record = max(0.0, (a["peak_rss_mb"] - small_ranges["peak_rss_mb"]) / (a["docs"] - SMALL_RANGE))
-    corpus_per_doc = (b["peak_rss_mb"] - a["peak_rss_mb"]) / (b["docs"] - a["docs"]) - per_range_record
-    per_task = max(0.0, (many_tasks["peak_rss_mb"] - a["peak_rss_mb"]) / (many_tasks["tasks"] - a["tasks"]))
-    return {"cpu_per_doc": per_doc, "cpu_per_band_file": per_file,
-            "cpu_fixed": a["cpu_s"] - per_doc * a["docs"] - per_file * band_files(a["tasks"]),
-            "rss_mb_per_doc": corpus_per_doc, "rss_mb_per_range_record": per_range_record, "rss_mb_per_task": per_task,
-            "rss_mb_fixed": a["peak_rss_mb"] - (corpus_per_doc + per_range_record) * a["docs"] - per_task * a["tasks"]}
+    reads = band_reads(many_tasks["tasks"], many_tasks["cluster_tasks"]) - band_reads(a["tasks"], a["cluster_tasks"])
+    per_read = max(0.0, (many_tasks["cpu_s"] - a["cpu_s"]) / reads)
+    share = lambda p: p["docs"] / p["cluster_tasks"]  # noqa: E731
+    rss_per_share_doc = (b["peak_rss_mb"] - a["peak_rss_mb"]) / (share(b) - share(a))
+    return {"cpu_per_doc": per_doc, "cpu_per_band_read": per_read,
+            "cpu_fixed": a["cpu_s"] - per_doc * a["docs"] - per_read * band_reads(a["tasks"], a["cluster_tasks"]),
+            "rss_mb_per_share_doc": rss_per_share_doc,
+            "rss_mb_fixed": a["peak_rss_mb"] - rss_per_share_doc * share(a),
+            "more_clusterers_rss_mb": more_clusterers["peak_rss_mb"]}
 
 
-def predict_clustering(model: dict, docs: float, tasks: int, max_records: int = RANGE) -> dict:
-    return {"cpu_s": model["cpu_fixed"] + model["cpu_per_doc"] * docs + model["cpu_per_band_file"] * band_files(tasks),
-            "peak_rss_mb": model["rss_mb_fixed"] + model["rss_mb_per_doc"] * docs
-            + model["rss_mb_per_range_record"] * min(docs, max_records) + model["rss_mb_per_task"] * tasks}
+def predict_clustering(model: dict, docs: float, tasks: int, cluster_tasks: int) -> dict:
+    return {"cpu_s": model["cpu_fixed"] + model["cpu_per_doc"] * docs
+            + model["cpu_per_band_read"] * band_reads(tasks, cluster_tasks),
+            "peak_rss_mb": model["rss_mb_fixed"] + model["rss_mb_per_share_doc"] * docs / cluster_tasks}
 
 
 # -- 3. one Common Crawl dump ---------------------------------------------------------------------
@@ -256,22 +267,24 @@ def dump_estimate(recipe: dict, clustering: dict, workers: int) -> dict:
     tasks = DUMP_FILES
     staged = DUMP_PAGES * recipe["staged_share"]
     s1 = DUMP_PAGES * recipe["stage1_cpu_per_page"]
-    s2 = predict_clustering(clustering, staged, tasks)
+    s2 = predict_clustering(clustering, staged, tasks, DUMP_CLUSTER_TASKS)
+    clustering_waves = -(-DUMP_CLUSTER_TASKS // workers)
     s3 = staged * recipe["stage3_cpu_per_staged"] + staged * recipe["kept_share"] * recipe["stage3_cpu_per_kept"]
     waves = -(-tasks // workers)  # tasks are equal in size: the stage takes this many rounds
     return {
         "workers": workers,
         "stage1": {"tasks": tasks, "cpu_h": round(s1 / 3600), "wall_h": round(s1 / tasks * waves / 3600, 1),
                    "peak_rss_mb_per_task": recipe["stage1_peak_rss_mb"]},
-        "stage2": {"tasks": 1, "cpu_h": round(s2["cpu_s"] / 3600, 1), "wall_h": round(s2["cpu_s"] / 3600, 1),
-                   "peak_rss_gb": round(s2["peak_rss_mb"] / 1024, 1),
-                   "band_files_opened": tasks * (BANDS + 1) * 2},
+        "clustering": {"tasks": DUMP_CLUSTER_TASKS, "cpu_h": round(s2["cpu_s"] / 3600, 1),
+                       "wall_h": round(s2["cpu_s"] / DUMP_CLUSTER_TASKS * clustering_waves / 3600, 2),
+                       "peak_rss_gb_per_task": round(s2["peak_rss_mb"] / 1024, 2),
+                       "band_file_reads": band_reads(tasks, DUMP_CLUSTER_TASKS)},
         "stage3": {"tasks": tasks, "cpu_h": round(s3 / 3600), "wall_h": round(s3 / tasks * waves / 3600, 1),
                    "peak_rss_mb_per_task": recipe["stage3_peak_rss_mb"]},
         "staged_docs": round(staged), "staged_tb": round(staged * recipe["staged_bytes_per_staged"] / 1e12, 2),
-        "staged_files": round(sum(recipe[f"{n}_files_per_task"] * tasks + recipe[f"{n}_files_fixed"]
-                                  for n in ("bands", "keys", "docs", "sigs", "clusters"))),
-        "run_folder_files": round(sum(recipe[f"stage{n}_run_files_per_task"] * (1 if n == 2 else tasks)
+        "staged_files": round(sum(recipe[f"{n}_files_per_task"] * (DUMP_CLUSTER_TASKS if n == "clusters" else tasks)
+                                  + recipe[f"{n}_files_fixed"] for n in ("bands", "keys", "docs", "sigs", "clusters"))),
+        "run_folder_files": round(sum(recipe[f"stage{n}_run_files_per_task"] * (DUMP_CLUSTER_TASKS if n == 2 else tasks)
                                       for n in (1, 2, 3))),
     }
 
@@ -297,15 +310,16 @@ def main() -> int:
 
     n = 100_000 if args.quick else 1_000_000
     cluster_work = args.work / "clustering"
-    points = {"a": measure_clustering(cluster_work, n, 16),
-              "small_ranges": measure_clustering(cluster_work, n, 16, SMALL_RANGE),
-              "b": measure_clustering(cluster_work, 2 * n, 16), "many_tasks": measure_clustering(cluster_work, n, 256)}
+    points = {"a": measure_clustering(cluster_work, n, 16, 16),
+              "more_clusterers": measure_clustering(cluster_work, n, 16, 64),
+              "b": measure_clustering(cluster_work, 2 * n, 16, 16),
+              "many_tasks": measure_clustering(cluster_work, n, 256, 16)}
     for name, point in points.items():
         print(f"clustering {name}: {json.dumps(point)}", flush=True)
-    clustering = fit_clustering(points["a"], points["b"], points["many_tasks"], points["small_ranges"])
-    check = measure_clustering(cluster_work, 4 * n, 64)
+    clustering = fit_clustering(points["a"], points["b"], points["many_tasks"], points["more_clusterers"])
+    check = measure_clustering(cluster_work, 4 * n, 64, 32)
     shutil.rmtree(cluster_work, ignore_errors=True)
-    predicted = predict_clustering(clustering, check["docs"], check["tasks"])
+    predicted = predict_clustering(clustering, check["docs"], check["tasks"], check["cluster_tasks"])
     clustering_check = {k: round(predicted[k] / check[k], 3) for k in ("cpu_s", "peak_rss_mb")}
 
     estimates = [dump_estimate(recipe, clustering, w) for w in WORKERS]
@@ -323,10 +337,10 @@ def main() -> int:
         "kept_share_after_dedup": round(recipe["kept_share"], 4),
         "stage3_kept_docs_per_cpu_s": round(1 / recipe["stage3_cpu_per_kept"], 1),
         "clustering_docs_per_cpu_s": round(1 / clustering["cpu_per_doc"]) if clustering["cpu_per_doc"] > 0 else None,
-        "clustering_bytes_per_doc": round(clustering["rss_mb_per_doc"] * 2**20, 1),
-        "clustering_bytes_per_range_record": round(clustering["rss_mb_per_range_record"] * 2**20, 1),
-        "clustering_cpu_ms_per_band_file": round(clustering["cpu_per_band_file"] * 1000, 3),
-        "clustering_kb_per_task": round(clustering["rss_mb_per_task"] * 1024, 1),
+        "clustering_bytes_per_share_doc": round(clustering["rss_mb_per_share_doc"] * 2**20, 1),
+        "clustering_rss_mb_fixed": round(clustering["rss_mb_fixed"]),
+        "clustering_cpu_ms_per_band_read": round(clustering["cpu_per_band_read"] * 1000, 4),
+        "clustering_rss_mb_n_docs_16_vs_64_tasks": [points["a"]["peak_rss_mb"], points["more_clusterers"]["peak_rss_mb"]],
         "recipe_check_predicted_over_measured": recipe_check,
         "clustering_check_predicted_over_measured": clustering_check,
         "dump": estimates,

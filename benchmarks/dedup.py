@@ -16,7 +16,10 @@
     correct / (correct + missed).
 (b) signatures: documents/s from text to MinHash signature, same documents, one process:
     curate (batched numpy), datasketch MinHash.bulk (after normalising and shingling in Python),
+    rensa (PyPI `rensa`, Rust) per document (RMinHash.update) and in batches of 512
+    (digest_matrix_from_token_sets), on the same normalised word 5-grams made in Python, and
     datatrove MinhashDedupSignature (spaCy word tokeniser; get_shingles + get_signature).
+    speedup_vs_rensa is against the faster of rensa's two.
 (c) scale: SCALE_DOCS documents of mutated real text (random word windows of the real documents
     with 20% of the words replaced, then 20% near copies and 5% exact copies of earlier ones),
     written as Parquet, then `curate run` of read -> dedup -> write with --tasks/--workers:
@@ -39,7 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from curate.dedup import MinHashConfig, MinHasher  # noqa: E402
+from curate.dedup import MinHashConfig, MinHasher, normalise  # noqa: E402
 from tools.planted import KINDS, mutate, shingle_set  # noqa: E402
 
 SOURCES = ["web-text/dclm-quality-labelled-499.jsonl", "web-text/c4-ccnet-redpajama-samples.jsonl",
@@ -104,12 +107,11 @@ def curate_clusters(docs: list[str], config: MinHashConfig, work: str, tasks: in
                     ) -> tuple[dict[int, object], dict[int, int]]:
     """curate's three stages, in process: signatures per task, clusters, then the cluster table.
     Returns (cluster label per clustered document, kept document per removed document)."""
-    import pyarrow.parquet as pq
     from datatrove.data import Document
 
-    from curate.dedup import DedupClusters, DedupSignatures
+    from curate.dedup import DedupSignatures, cluster_in_process
+    from curate.dedup.parts import read_part
     from curate.dedup.steps import StageDocuments
-    from curate.step import Funnel
 
     share = [list(range(r, len(docs), tasks)) for r in range(tasks)]
     for rank, mine in enumerate(share):
@@ -117,10 +119,11 @@ def curate_clusters(docs: list[str], config: MinHashConfig, work: str, tasks: in
             (Document(text=docs[i], id=f"{i:07d}") for i in mine), rank, tasks)
         for _ in StageDocuments(work).run(hashed, rank, tasks):
             pass
-    DedupClusters(work, exact=True, fuzzy=config).cluster(Funnel())
+    cluster_in_process(work, exact=True, fuzzy=config, tasks=tasks)
     labels, removed = {}, {}
     for rank, mine in enumerate(share):
-        table = pq.read_table(os.path.join(work, "clusters", f"{rank:05d}.parquet")).to_pydict()
+        found = read_part(sorted(map(str, Path(work).glob("clusters/*.parquet"))), rank)
+        table = found.to_pydict() if found is not None else {"row": [], "kept_id": [], "removed": []}
         for row, kept, how in zip(table["row"], table["kept_id"], table["removed"]):
             labels[mine[row]] = kept
             if how:
@@ -250,17 +253,51 @@ def signature_speed(docs: list[str], config: MinHashConfig, datatrove_docs: int,
         MinHash.bulk([[" ".join(s).encode() for s in shingle_set(t, config.n_grams)] for t in docs],
                      num_perm=config.num_perm)
 
-    # alternate the two, best of `rounds` each: the machine is shared, the best run is the least disturbed
-    best = {ours_once: float("inf"), datasketch_once: float("inf")}
+    def shingles(text: str) -> list[str]:  # the same normalised words, as word 5-gram strings
+        words = normalise(text).split()
+        n = config.n_grams
+        return [" ".join(words[i:i + n]) for i in range(max(1, len(words) - n + 1))] if words else []
+
+    def rensa_once():
+        for text in docs:
+            m = rensa.RMinHash(num_perm=config.num_perm, seed=1)
+            m.update(shingles(text))
+            m.digest()
+
+    def rensa_batch_once():
+        for i in range(0, len(docs), 512):
+            rensa.RMinHash.digest_matrix_from_token_sets([shingles(t) for t in docs[i:i + 512]],
+                                                        config.num_perm, 1)
+
+    # first batch (cold: this process's first signatures of these documents), then rounds that
+    # alternate the methods, best of `rounds` each: the machine is shared, the best run is the least disturbed
+    start = time.perf_counter()
+    hasher.signatures(docs[50:562])
+    first_batch = 512 / (time.perf_counter() - start)
+    methods = {"curate": ours_once, "datasketch": datasketch_once}
+    try:
+        import rensa
+
+        methods.update({"rensa": rensa_once, "rensa_batch": rensa_batch_once})
+    except ImportError:
+        print("rensa skipped: pip install rensa", file=sys.stderr)
+    best = {name: float("inf") for name in methods}
     for _ in range(rounds):
-        for fn in best:
+        for name, fn in methods.items():
             start = time.perf_counter()
             fn()
-            best[fn] = min(best[fn], time.perf_counter() - start)
-    ours, theirs = len(docs) / best[ours_once], len(docs) / best[datasketch_once]
+            best[name] = min(best[name], time.perf_counter() - start)
+    rate = {name: len(docs) / seconds for name, seconds in best.items()}
+    ours, theirs = rate["curate"], rate["datasketch"]
     out = {"signature_docs": len(docs), "signature_rounds": rounds, "signature_docs_per_s": round(ours, 1),
+           "signature_first_batch_docs_per_s": round(first_batch, 1),
            "datasketch_signature_docs_per_s": round(theirs, 1),
            "signature_speedup_vs_datasketch": round(ours / theirs, 2)}
+    if "rensa" in rate:
+        fastest = max(rate["rensa"], rate["rensa_batch"])
+        out.update({"rensa_signature_docs_per_s": round(rate["rensa"], 1),
+                    "rensa_batch_signature_docs_per_s": round(rate["rensa_batch"], 1),
+                    "signature_speedup_vs_rensa": round(ours / fastest, 2)})
     try:
         from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 
@@ -274,9 +311,9 @@ def signature_speed(docs: list[str], config: MinHashConfig, datatrove_docs: int,
         step.get_signature(step.get_shingles(sample[0]))
         start = time.perf_counter()
         for text in sample:
-            shingles = step.get_shingles(text)
-            if shingles.size:
-                step.get_signature(shingles)
+            grams = step.get_shingles(text)
+            if grams.size:
+                step.get_signature(grams)
         dt = len(sample) / (time.perf_counter() - start)
         out.update({"datatrove_signature_docs_per_s": round(dt, 1), "signature_speedup_vs_datatrove": round(ours / dt, 2),
                     "datatrove_signature_docs": len(sample)})

@@ -52,8 +52,9 @@ def build(run: RunContext) -> list:
         C4Quality(annotate_only=s.annotate_only),
         FineWebQuality(annotate_only=s.annotate_only),
         RefinedWebQuality(annotate_only=s.annotate_only),
-        # exact, then MinHash-LSH fuzzy dedup (Jaccard >= 0.8 on word 5-grams), across all tasks: three
-        # stages, the middle one a single clustering task (curate/dedup/steps.py)
+        # exact, then MinHash-LSH fuzzy dedup (Jaccard >= 0.8 on word 5-grams, candidates verified),
+        # across all tasks: signatures, then clustering stages that each run as many tasks as the
+        # run, then the filters (docs/dedup.md)
         *dedup_steps(exact=True, fuzzy=MinHashConfig(threshold=s.dedup_threshold)),
         # Wikipedia-vs-web fastText classifier: quality_score column, filter (curate/quality/block.py)
         QualityClassifier(model_path=s.quality_model, threshold=s.quality_threshold, top_fraction=s.quality_top,

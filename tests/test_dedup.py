@@ -335,7 +335,8 @@ def test_keep_rule_smallest_id_or_highest_score(corpus, runs, tmp_path):
 def test_runner_splits_a_pipeline_into_stages_at_the_stage_markers():
     from types import SimpleNamespace
 
-    from curate.dedup import DedupClusters, ReadStaged, dedup_steps
+    from curate.dedup import (DedupEdges, DedupIndex, DedupKeepers, DedupLabels, DedupMembers, ReadStaged,
+                              dedup_steps)
     from curate.errors import CurateError
     from curate.io import ReadDocuments, WriteParquet
     from curate.run import build_steps, split_stages
@@ -343,9 +344,13 @@ def test_runner_splits_a_pipeline_into_stages_at_the_stage_markers():
 
     steps = [ReadDocuments("x.jsonl"), *dedup_steps("work"), WriteParquet("out")]
     stages = split_stages(steps)
-    assert [type(stage.steps[0]) for stage in stages] == [ReadDocuments, DedupClusters, ReadStaged]
+    assert [type(stage.steps[0]) for stage in stages] == [ReadDocuments, DedupIndex, DedupEdges, DedupLabels,
+                                                          DedupLabels, DedupLabels, DedupMembers, DedupKeepers,
+                                                          ReadStaged]
     assert [s for stage in stages for s in stage.steps] == [s for s in steps if not isinstance(s, Stage)]
-    assert [stage.tasks for stage in stages] == [None, 1, None] and len(stages[1].steps) == 1
+    # the index is one task; every other clustering stage runs as many tasks as the run
+    assert [stage.tasks for stage in stages] == [None, 1, None, None, None, None, None, None, None]
+    assert all(len(stage.steps) == 1 for stage in stages[1:-1])
     one = split_stages([steps[0], steps[-1]])  # no dedup: one stage
     assert len(one) == 1 and one[0].steps == [steps[0], steps[-1]]
     for bad in ([], [[]], [steps[0], [steps[-1]]], "steps"):
@@ -353,3 +358,42 @@ def test_runner_splits_a_pipeline_into_stages_at_the_stage_markers():
             build_steps(SimpleNamespace(build=lambda run, bad=bad: bad), RunContext(), "p.py")
     with pytest.raises(CurateError, match="run it with `curate run`"):  # a marker run by a plain executor
         list(Stage(tasks=1).run([]))
+
+
+def test_label_propagation_and_links_join_a_long_chain_across_tasks(tmp_path):
+    """A chain 0-1-2-...-59 whose edges sit in four tasks' edge files: a few rounds of min-label
+    propagation cannot settle it; the links the members stage finds join what is left, exactly."""
+    import pyarrow as pa
+
+    from curate.dedup.components import DedupIndex, DedupLabels, DedupMembers, label_classes
+    from curate.dedup.parts import part_of, read_part, write_parts
+    from curate.dedup.work import KEYS_SCHEMA, write_parquet
+    from curate.step import Funnel
+
+    n, tasks = 60, 4
+    rng = np.random.default_rng(3)
+    chain = rng.permutation(n)  # node ids along the chain, in no order
+    edges = np.stack([chain[:-1], chain[1:]], axis=1)
+    for rounds in (1, 2, 8):
+        work = str(tmp_path / f"r{rounds}")
+        keys = pa.table({"id": [f"{i:03d}" for i in range(n)], "url": [None] * n, "score": [None] * n,
+                         "source": [None] * n, "exact": pa.array(range(n), pa.uint64())}, schema=KEYS_SCHEMA)
+        write_parquet(keys, f"{work}/keys/00000.parquet")
+        DedupIndex(work).work(0, 1, Funnel())
+        for rank, mine in enumerate(np.array_split(rng.permutation(len(edges)), tasks)):
+            a = np.concatenate((edges[mine, 0], edges[mine, 1]))
+            b = np.concatenate((edges[mine, 1], edges[mine, 0]))
+            write_parts(f"{work}/edges/{rank:05d}.parquet", {"a": a, "b": b}, part_of(a, n, tasks))
+        funnel = Funnel()
+        for step in [DedupLabels(i, work, fuzzy=None) for i in range(1, rounds + 1)] + \
+                    [DedupMembers(rounds, work, fuzzy=None)]:
+            for rank in range(tasks):
+                step.work(rank, tasks, funnel)
+        files = sorted(glob.glob(f"{work}/members/*.parquet"))
+        members = pa.concat_tables([t for p in range(tasks) if (t := read_part(files, p)) is not None])
+        final_of = label_classes(DedupMembers(rounds, work, fuzzy=None))
+        finals = {final_of.get(label, label) for label in members.column("label").to_pylist()}
+        assert sorted(members.column("node").to_pylist()) == list(range(n))
+        assert finals == {0}  # one component, labelled by its smallest node
+        if rounds == 1:
+            assert funnel.counts["links"] > 0  # the links did real work

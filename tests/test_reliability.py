@@ -29,7 +29,7 @@ import signal
 
 from datatrove.pipeline.base import PipelineStep
 
-from curate.dedup import DedupClusters, dedup_steps
+from curate.dedup import DedupKeepers, DedupLabels, dedup_steps
 from curate.extract import ExtractText
 from curate.io import ReadDocuments, WriteParquet
 from curate.step import CurateStep
@@ -53,6 +53,10 @@ class Bomb(CurateStep):
 class ClusterBomb(PipelineStep):
     name = "bomb_cluster"
 
+    def __init__(self, name="bomb_cluster"):
+        super().__init__()
+        self.name = name
+
     def run(self, data=None, rank=0, world_size=1):
         kill_if(self.name)
         yield from data or ()
@@ -60,8 +64,10 @@ class ClusterBomb(PipelineStep):
 
 def build(run):
     dedup = dedup_steps()
-    at = next(i for i, step in enumerate(dedup) if isinstance(step, DedupClusters))
+    at = next(i for i, step in enumerate(dedup) if isinstance(step, DedupKeepers))
     dedup.insert(at + 1, ClusterBomb())
+    at = next(i for i, step in enumerate(dedup) if isinstance(step, DedupLabels) and step.round == 2)
+    dedup.insert(at + 1, ClusterBomb("bomb_labels"))  # mid-clustering: round 1's files written, round 2's not
     return [ReadDocuments(), ExtractText(), Bomb(name="bomb_extract"), *dedup, Bomb(name="bomb_write"),
             WriteParquet(run.output)]
 '''
@@ -111,7 +117,8 @@ def test_killed_at_each_stage_in_turn_then_resumed_gives_the_same_rows(crawl, tm
     assert len(expected) >= 20
 
     out = tmp_path / "out"
-    for kill_at in ("bomb_extract", "bomb_cluster", "bomb_write", "bomb_write"):  # stage 1, 2, 3, 3 again
+    # stage 1, a round of label propagation, the keepers, the last stage, the last stage again
+    for kill_at in ("bomb_extract", "bomb_labels", "bomb_cluster", "bomb_write", "bomb_write"):
         killed = curate(*base, "--output", str(out), "--workers", "2", env={"KILL_AT": kill_at})
         assert killed.returncode == -signal.SIGKILL, (kill_at, killed.stderr[-2000:])
         assert_no_partial_files(out)
@@ -136,10 +143,11 @@ def test_a_stage_recomputed_reruns_the_stages_after_it(crawl, tmp_path):
     before = rows(tmp_path / "out")
     run_dir = Path(f"{tmp_path / 'out'}.curate")
     os.unlink(run_dir / "stage_1" / "completions" / "00001")
-    stage3 = run_dir / "stage_3" / "logs" / "task_00000.log"
-    mtime = stage3.stat().st_mtime_ns
+    last = max(int(p.name.split("_")[1]) for p in run_dir.glob("stage_[0-9]*"))
+    filters = run_dir / f"stage_{last}" / "logs" / "task_00000.log"
+    mtime = filters.stat().st_mtime_ns
     assert curate(*base).returncode == 0
-    assert stage3.stat().st_mtime_ns != mtime  # stage 3 ran again
+    assert filters.stat().st_mtime_ns != mtime  # the last stage ran again
     assert rows(tmp_path / "out") == before
 
 

@@ -119,15 +119,17 @@ def test_the_recipe_on_slurm_gives_the_local_rows(slurm, crawl, lid_model, tmp_p
     assert rows(tmp_path / "slurm") == rows(tmp_path / "local") and len(rows(tmp_path / "local")) >= 20
     run_dir = Path(f"{tmp_path / 'slurm'}.curate")
     jobs = json.loads((run_dir / "slurm_jobs.json").read_text())
-    assert sorted(jobs) == ["1", "2", "3"] and all(jobs.values())
+    stages = len(jobs)  # signatures, dedup's index and clustering stages, the filters
+    assert sorted(jobs, key=int) == [str(n) for n in range(1, stages + 1)] and stages >= 3 and all(jobs.values())
     script = (run_dir / "stage_1" / "launch_script.slurm").read_text()
     assert "#SBATCH --array=0-3%2" in script and "#SBATCH --time=00:20:00" in script and "--qos" not in script
     assert "#SBATCH --job-name=recipe" in script  # --sbatch wins over the default name
     # the environment command, then the `python` it puts first on the PATH
     assert f"source {sys.prefix}/bin/activate\n" in script and "\npython -m curate.executor.slurm_job " in script
-    # the clustering stage is one task, after every task of the first stage; a stage's own option
+    # dedup's index is one task, after every task of the first stage; a stage's own option
     assert "#SBATCH --array=0-0" in (run_dir / "stage_2" / "launch_script.slurm").read_text()
     assert "#SBATCH --mem-per-cpu=1G" in (run_dir / "stage_2" / "launch_script.slurm").read_text()
+    assert "#SBATCH --array=0-3%2" in (run_dir / f"stage_{stages - 1}" / "launch_script.slurm").read_text()
     assert "#SBATCH --mem-per-cpu=2G" in script
     wait_for_empty_queue(slurm)
 
@@ -146,7 +148,7 @@ def test_a_task_cancelled_mid_run_then_the_same_command_completes(slurm, crawl, 
     jobs = json.loads((Path(f"{out}.curate") / "slurm_jobs.json").read_text())
     code, queued = status(out, env)  # curate status follows the detached run: its jobs, by stage
     assert code == 1 and queued["active"] is True and queued["complete"] is False
-    assert [list(stage["jobs"]) for stage in queued["stages"]] == [jobs["1"], jobs["2"], jobs["3"]]
+    assert [list(stage["jobs"]) for stage in queued["stages"]] == [jobs[str(n)] for n in range(1, len(jobs) + 1)]
     assert {state for stage in queued["stages"] for state in stage["jobs"].values()} <= {"PENDING", "RUNNING"}
     logs = Path(f"{out}.curate") / "stage_1" / "logs"
     deadline = time.monotonic() + 120
@@ -160,7 +162,8 @@ def test_a_task_cancelled_mid_run_then_the_same_command_completes(slurm, crawl, 
     assert [(t["stage"], t["rank"]) for t in cancelled["failed"]] == [(1, 1)]
     assert cancelled["failed"][0]["cause"] == "it stopped before it finished (killed or cancelled)"
     assert f"Slurm {jobs['1'][0]}_1" in cancelled["failed"][0]["where"]
-    assert [stage["counts"]["pending"] for stage in cancelled["stages"][1:]] == [1, 3]  # never started
+    # never started: dedup's index (one task), then every later stage's three tasks
+    assert [stage["counts"]["pending"] for stage in cancelled["stages"][1:]] == [1] + [3] * (len(jobs) - 2)
     resumed = curate(*args, "--output", str(out), env=env)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert status(out, env)[0] == 0

@@ -3,9 +3,12 @@
 from curate.dedup.lsh import MinHashConfig, band_keys, optimal_bands
 from curate.dedup.normalise import exact_hash, normalise
 from curate.dedup.signatures import MinHasher, jaccard, shingle_hashes
-from curate.dedup.steps import (CLUSTER_COLUMNS, DedupClusters, DedupFilter, DedupSignatures, ExactDedupFilter,
+from curate.dedup.steps import (CLUSTER_COLUMNS, DedupFilter, DedupSignatures, ExactDedupFilter,
                                 FuzzyDedupFilter, ReadStaged, dedup_steps)
 
-__all__ = ["CLUSTER_COLUMNS", "DedupClusters", "DedupFilter", "DedupSignatures", "ExactDedupFilter", "FuzzyDedupFilter", "MinHashConfig", "MinHasher",
+from curate.dedup.components import (DedupEdges, DedupIndex, DedupKeepers, DedupLabels, DedupMembers,
+                                     cluster_in_process)
+
+__all__ = ["CLUSTER_COLUMNS", "DedupEdges", "DedupIndex", "DedupKeepers", "DedupLabels", "DedupMembers", "cluster_in_process", "DedupFilter", "DedupSignatures", "ExactDedupFilter", "FuzzyDedupFilter", "MinHashConfig", "MinHasher",
            "ReadStaged", "band_keys", "dedup_steps", "exact_hash", "jaccard", "normalise", "optimal_bands",
            "shingle_hashes"]

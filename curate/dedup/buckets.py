@@ -90,24 +90,37 @@ def _open(work_dir: str, band: str, rank: int, local: str) -> tuple[_Array, _Arr
     return arrays[0], arrays[1]
 
 
-def duplicate_runs(work_dir: str, band: str, offsets: np.ndarray, max_records: int = 1 << 24
-                   ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """For one band, yield (docs, starts): global document indices grouped by equal key, only
-    groups of two or more, in chunks; group g is docs[starts[g]:starts[g + 1]].
+KEY_SPACE = 1 << 64
 
-    `offsets[rank]` is the global index of task `rank`'s first document. Key ranges are sized so
-    that about `max_records` records are in memory at once (keys are uniform 64-bit hashes)."""
+
+def key_range(part: int, parts: int) -> tuple[int, int]:
+    """The band keys [lo, hi) of one of `parts` equal ranges of the 64-bit key space."""
+    return part * KEY_SPACE // parts, (part + 1) * KEY_SPACE // parts
+
+
+def duplicate_runs(work_dir: str, band: str, offsets: np.ndarray, max_records: int = 1 << 24,
+                   keys: tuple[int, int] = (0, KEY_SPACE)) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """For one band, yield (docs, starts): global document indices grouped by equal key, only
+    groups of two or more, in chunks; group g is docs[starts[g]:starts[g + 1]]. Only keys in
+    [lo, hi) = `keys` are read.
+
+    `offsets[rank]` is the global index of task `rank`'s first document. The range is read in
+    slices of about `max_records` records (keys are uniform 64-bit hashes)."""
     with tempfile.TemporaryDirectory(prefix="curate-band-") as local:
         files = [(rank, f) for rank in range(len(offsets) - 1) if (f := _open(work_dir, band, rank, local)) is not None]
-        yield from _runs(files, max_records, offsets)
+        yield from _runs(files, max_records, offsets, keys)
 
 
-def _runs(files, max_records: int, offsets: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    total = sum(keys.length for _, (keys, _) in files)
+def _runs(files, max_records: int, offsets: np.ndarray, key_span: tuple[int, int]
+          ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    lo, hi = key_span
+    inner = [bound for bound in (lo, hi) if bound < KEY_SPACE]
+    around = [np.append(keys.cuts(inner), [keys.length] * (2 - len(inner))) for _, (keys, _) in files]
+    total = sum(int(end - start) for start, end in around)
     parts = max(1, -(-total // max_records))
-    bounds = [int(i * (1 << 64) // parts) for i in range(parts)]
-    # per file, where each range starts (and the file's end): one binary search per file and range
-    cuts = [np.append(keys.cuts(bounds), keys.length) for _, (keys, _) in files]
+    bounds = [lo + i * (hi - lo) // parts for i in range(parts)]
+    # per file, where each slice starts (and the range's end): one binary search per file and slice
+    cuts = [np.append(keys.cuts(bounds), end) for (_, (keys, _)), (_, end) in zip(files, around)]
     for part in range(parts):
         keys, docs = [], []
         for (rank, (k, r)), cut in zip(files, cuts):

@@ -136,23 +136,20 @@ class Similarity:
     estimate where it is clear, from the exact shingle sets of the staged texts where the estimate
     is within `margin` of the threshold (three standard deviations of a num_perm estimate)."""
 
-    def __init__(self, work_dir: str, offsets: np.ndarray, threshold: float, num_perm: int, n_grams: int,
-                 exact: bool = True):
-        self.signatures = SignatureFiles(work_dir, offsets)
-        self.texts = StagedTexts(work_dir, offsets) if exact else None
+    def __init__(self, signatures, texts: StagedTexts | None, threshold: float, num_perm: int, n_grams: int):
+        """`signatures(docs)`: the signature rows of global documents `docs` (SignatureFiles.rows);
+        `texts`: the staged texts for the exact check (None: estimates only)."""
+        self.signatures, self.texts = signatures, texts
         self.threshold, self.n_grams = threshold, n_grams
-        self.margin = 3 * (threshold * (1 - threshold) / num_perm) ** 0.5 if exact else 0.0
+        self.margin = 3 * (threshold * (1 - threshold) / num_perm) ** 0.5 if texts is not None else 0.0
         self.checked = {"estimated": 0, "exact": 0}
         self._shingles: dict[int, np.ndarray] = {}
-
-    def close(self) -> None:
-        self.signatures.close()
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if not len(a):
             return np.zeros(0, bool)
         unique, inverse = np.unique(np.concatenate((a, b)), return_inverse=True)
-        sig = self.signatures.rows(unique)
+        sig = self.signatures(unique)
         estimate = (sig[inverse[: len(a)]] == sig[inverse[len(a):]]).mean(axis=1)
         self.checked["estimated"] += len(a)
         similar = estimate >= self.threshold + self.margin

@@ -1,0 +1,53 @@
+"""What dedup's stages share: the work folder (WORK) and the files in it."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datatrove.pipeline.base import PipelineStep
+
+from curate import storage
+from curate.errors import CurateError
+from curate.step import Block, RunContext
+
+# per stage-1 task, one row per document (WORK/keys/<rank>.parquet): the keep rule's fields and the
+# exact hash of the normalised text
+KEYS_SCHEMA = pa.schema([("id", pa.string()), ("url", pa.string()), ("score", pa.float64()),
+                         ("source", pa.string()), ("exact", pa.uint64())])
+
+
+class WorkFolder(Block):
+    """A dedup step's shared folder: given, else the run's staging folder for dedup (removed when
+    the run completes)."""
+
+    work_dir: str | None = None
+
+    def prepare(self, ctx: RunContext) -> None:
+        super().prepare(ctx)
+        if self.work_dir is None:
+            self.work_dir = ctx.staging("dedup")
+
+    def path(self, *parts: str) -> str:
+        if self.work_dir is None:
+            raise CurateError(f"{self.name}: no work folder: give work_dir, or run the pipeline with `curate run`")
+        return storage.join(self.work_dir, *parts)
+
+
+def write_parquet(table: pa.Table, path: str) -> None:
+    data = pa.BufferOutputStream()
+    pq.write_table(table, data)
+    storage.write_bytes(path, data.getvalue().to_pybytes())
+
+
+def read_parquet_file(path: str) -> pq.ParquetFile:
+    return pq.ParquetFile(storage.open_file(path))
+
+
+def refuse_upstream(step: PipelineStep, data) -> None:
+    """Stages 2 and 3 start a stage: documents from a step before them mean the pipeline was run
+    as one list by an executor that does not know curate's stages."""
+    for _ in data or ():
+        raise CurateError(f"{step.name} starts a new stage but got documents from the step before it: run the "
+                          "pipeline with `curate run`, or one executor per stage of curate.run.split_stages()")
+
+
