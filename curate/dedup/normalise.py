@@ -18,9 +18,14 @@ from datatrove.utils.text import PUNCTUATION
 
 _PUNCT = frozenset(PUNCTUATION)
 _ASCII_PUNCT = bytes(sorted(ord(c) for c in _PUNCT if ord(c) < 128))
-_BYTE_TABLE = bytes.maketrans(_ASCII_PUNCT, b" " * len(_ASCII_PUNCT))
+_WHITESPACE = b"\t\n\r\x0b\x0c"  # what bytes.split() splits on, besides the space
+_BYTE_TABLE = bytes.maketrans(_ASCII_PUNCT + _WHITESPACE, b" " * (len(_ASCII_PUNCT) + len(_WHITESPACE)))
+_SPACES = re.compile(rb"  +")
 _DIGIT_TABLE = bytes.maketrans(b"123456789", b"000000000")
-_ZEROS = re.compile(rb"0+(?:[.,]0+)?")  # a number, once its digits are all 0
+# a number, once its digits are all 0 (0+ written 00*: a pattern that starts with a literal is
+# searched for with a fast scan, 5x faster here)
+_ZEROS = re.compile(rb"00*(?:[.,]0+)?")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 @lru_cache(maxsize=1 << 16)
@@ -40,14 +45,15 @@ def normalise_bytes(text: str) -> bytes:
     text = text.lower()
     if not text.isascii():
         # one str.replace per distinct non-ASCII character that changes: fast on real text
-        for c in {c for c in set(text) if c > "\x7f"}:
+        for c in set(_NON_ASCII.findall(text)):
             mapped = _wide_char(c)
             if mapped != c:
                 text = text.replace(c, mapped)
     data = text.encode("utf-8", "surrogatepass").translate(_DIGIT_TABLE)
     if b"0" in data:
         data = _ZEROS.sub(b"0", data)
-    return b" ".join(data.translate(_BYTE_TABLE).split())
+    # runs of spaces -> one, none at the ends: b" ".join(....split()) without a bytes object per word
+    return _SPACES.sub(b" ", data.translate(_BYTE_TABLE)).strip(b" ")
 
 
 def normalise(text: str) -> str:

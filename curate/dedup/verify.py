@@ -4,15 +4,15 @@ A band match says only that `rows` signature values agree; a pair far below the 
 in some band now and then (probability 1-(1-J^13)^9: ~0.6% at J=0.57), and clusters are
 transitive, so one such collision used to merge two families. Here:
 
-- every candidate pair a band proposes (each member of a band group against the group's first
-  document) joins the union-find only if the pair is similar (`verified_edges`): the two
+- every candidate pair a band proposes (all pairs of a small band group, each member against the
+  first in a larger one: components.candidate_pairs) becomes an edge only if it is similar: the two
   signatures' estimated Jaccard (the share of equal values over all `num_perm` permutations) is
   at least the threshold, and where the estimate is within three standard deviations of it
   (0.8 +- 0.106 at 128 permutations) the exact Jaccard of the two documents' shingle sets,
   recomputed from their staged texts, decides (`Similarity`);
 - a connected component is then resolved greedily in keep order (`greedy_keepers`): its first
   document is kept, every other document is removed for the first kept document it is similar to
-  (estimated Jaccard >= threshold), and one similar to none of them is kept too, becoming a keeper
+  (the same test), and one similar to none of them is kept too, becoming a keeper
   for the rest. So a removed document is always similar to the document that is kept for it, and
   no two kept documents of a component are similar: chains (A~B, B~C, A!~C) cannot remove C for A.
 
@@ -156,32 +156,25 @@ class Similarity:
         doubtful = np.flatnonzero(~similar & (estimate >= self.threshold - self.margin))
         if len(doubtful):
             self.checked["exact"] += len(doubtful)
+            self._load_shingles(np.unique(np.concatenate((a[doubtful], b[doubtful]))))
             similar[doubtful] = [self.exact(x, y) >= self.threshold for x, y in zip(a[doubtful], b[doubtful])]
         return similar
 
     def exact(self, x: int, y: int) -> float:
-        sx, sy = self._shingle_set(x), self._shingle_set(y)
+        sx, sy = self._shingles[x], self._shingles[y]
         union = len(np.union1d(sx, sy))
         return len(np.intersect1d(sx, sy, assume_unique=True)) / union if union else 1.0
 
-    def _shingle_set(self, doc: int) -> np.ndarray:
-        found = self._shingles.get(doc)
-        if found is None:
-            if len(self._shingles) > 100_000:
-                self._shingles.clear()
-            hashes, _ = shingle_hashes(self.texts.texts(np.array([doc]))[:1], self.n_grams)
-            found = self._shingles[doc] = np.unique(hashes)
-        return found
-
-
-def verified_edges(docs: np.ndarray, starts: np.ndarray, similar: Similarity) -> tuple[np.ndarray, np.ndarray]:
-    """Of a band's groups (group g is docs[starts[g]:starts[g + 1]]), the pairs (first document,
-    member) that are similar."""
-    first = np.repeat(docs[starts[:-1]], np.diff(starts))
-    member = docs != first
-    first, other = first[member], docs[member]
-    ok = similar(first, other)
-    return first[ok], other[ok]
+    def _load_shingles(self, docs: np.ndarray) -> None:
+        """The shingle sets of `docs` (cached): their texts read together, a row group once."""
+        missing = np.array([d for d in docs.tolist() if d not in self._shingles], np.int64)
+        if not len(missing):
+            return
+        if len(self._shingles) + len(missing) > 100_000:
+            self._shingles = {d: s for d, s in self._shingles.items() if d in set(docs.tolist())}
+        hashes, offsets = shingle_hashes(self.texts.texts(missing), self.n_grams)
+        for i, doc in enumerate(missing.tolist()):
+            self._shingles[doc] = np.unique(hashes[offsets[i]:offsets[i + 1]])
 
 
 def greedy_keepers(docs: np.ndarray, labels: np.ndarray, priority: np.ndarray, similar: Similarity) -> np.ndarray:
