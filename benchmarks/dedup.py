@@ -33,6 +33,7 @@ import itertools
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -411,6 +412,8 @@ def scale_run(texts: list[str], n: int, tasks: int, workers: int, work: Path) ->
     info["scale_generate_s"] = round(time.perf_counter() - start, 1)
     pipeline = work / "scale_pipeline.py"
     pipeline.write_text(SCALE_PIPELINE)
+    for old in (out, Path(f"{out}.curate")):  # an earlier run there would be resumed, not measured
+        shutil.rmtree(old, ignore_errors=True)
     cmd = [sys.executable, "-m", "curate.cli", "run", str(pipeline), "--input", str(inputs), "--output", str(out),
            "--tasks", str(tasks), "--workers", str(workers)]
     start = time.perf_counter()

@@ -141,24 +141,29 @@ class DedupEdges(ClusterStage):
             similar = Similarity(signatures.rows, StagedTexts(self.path(), offsets), self.fuzzy.threshold,
                                  self.fuzzy.num_perm, self.fuzzy.n_grams)
         us, vs = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-        try:
-            for band in band_names(self.fuzzy.bands if self.fuzzy else 0, self.exact):
-                for docs, starts in duplicate_runs(self.path(), band, offsets, self.max_records, key_range(rank, parts)):
-                    if band == EXACT or similar is None:
-                        first = np.repeat(docs[starts[:-1]], np.diff(starts))
-                        us.append(first[first != docs])
-                        vs.append(docs[first != docs])
-                        continue
+        candidates = [np.zeros((0, 2), np.int64)]
+        for band in band_names(self.fuzzy.bands if self.fuzzy else 0, self.exact):
+            for docs, starts in duplicate_runs(self.path(), band, offsets, self.max_records, key_range(rank, parts)):
+                if band == EXACT or similar is None:
+                    first = np.repeat(docs[starts[:-1]], np.diff(starts))
+                    us.append(first[first != docs])
+                    vs.append(docs[first != docs])
+                else:
                     a, b = candidate_pairs(docs, starts)
-                    ok = similar(a, b)
-                    funnel.counts["candidate_pairs"] += len(a)
-                    funnel.counts["verified_pairs"] += int(ok.sum())
-                    us.append(a[ok])
-                    vs.append(b[ok])
-        finally:
-            if signatures is not None:
-                funnel.counts["pairs_checked_exactly"] += similar.checked["exact"]
+                    candidates.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
+        if similar is not None:
+            # a near-duplicate pair collides in several bands: each pair is checked once, all at
+            # once (the texts of the pairs near the threshold are read a row group at a time)
+            pairs = np.unique(np.concatenate(candidates), axis=0)
+            try:
+                ok = similar(pairs[:, 0], pairs[:, 1])
+            finally:
                 signatures.close()
+            funnel.counts["candidate_pairs"] += len(pairs)
+            funnel.counts["verified_pairs"] += int(ok.sum())
+            funnel.counts["pairs_checked_exactly"] += similar.checked["exact"]
+            us.append(pairs[ok, 0])
+            vs.append(pairs[ok, 1])
         node, root = spanning_forest(np.concatenate(us), np.concatenate(vs))
         funnel.counts["edges"] += len(node)
         a, b = np.concatenate((node, root)), np.concatenate((root, node))  # both ends learn of the edge

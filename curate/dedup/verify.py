@@ -87,6 +87,9 @@ class SignatureFiles:
         return out if out is not None else np.zeros((0, 0), np.uint32)
 
 
+CACHED_SHINGLE_SETS = 100_000  # beyond this, sets not needed by the current call are dropped
+
+
 def staged_files(work_dir: str, rank: int) -> list[str]:
     """Task `rank`'s staged documents (WORK/docs), in the order ReadStaged numbers their rows."""
     # the writer names files <counter>_<rank>.parquet, and writes none for a task without documents
@@ -162,19 +165,23 @@ class Similarity:
 
     def exact(self, x: int, y: int) -> float:
         sx, sy = self._shingles[x], self._shingles[y]
-        union = len(np.union1d(sx, sy))
-        return len(np.intersect1d(sx, sy, assume_unique=True)) / union if union else 1.0
+        common = len(np.intersect1d(sx, sy, assume_unique=True))
+        union = len(sx) + len(sy) - common
+        return common / union if union else 1.0
 
     def _load_shingles(self, docs: np.ndarray) -> None:
         """The shingle sets of `docs` (cached): their texts read together, a row group once."""
         missing = np.array([d for d in docs.tolist() if d not in self._shingles], np.int64)
         if not len(missing):
             return
-        if len(self._shingles) + len(missing) > 100_000:
-            self._shingles = {d: s for d, s in self._shingles.items() if d in set(docs.tolist())}
-        hashes, offsets = shingle_hashes(self.texts.texts(missing), self.n_grams)
-        for i, doc in enumerate(missing.tolist()):
-            self._shingles[doc] = np.unique(hashes[offsets[i]:offsets[i + 1]])
+        if len(self._shingles) + len(missing) > CACHED_SHINGLE_SETS:
+            wanted = set(docs.tolist())
+            self._shingles = {d: s for d, s in self._shingles.items() if d in wanted}
+        texts = self.texts.texts(missing)
+        for lo in range(0, len(missing), 512):  # hashed in batches
+            hashes, offsets = shingle_hashes(texts[lo:lo + 512], self.n_grams)
+            for i, doc in enumerate(missing[lo:lo + 512].tolist()):
+                self._shingles[doc] = np.unique(hashes[offsets[i]:offsets[i + 1]])
 
 
 def greedy_keepers(docs: np.ndarray, labels: np.ndarray, priority: np.ndarray, similar: Similarity) -> np.ndarray:
