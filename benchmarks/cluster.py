@@ -15,11 +15,11 @@ did not see (the `check` ratios are predicted / measured):
    are fitted per page on k = 1, 2 and checked on k = 4. (The copies are exact duplicates of one
    another, so dedup removes them in stage 3; costs are per document *staged*, which copies do
    not change.)
-2. Dedup's clustering stage (stage 2, one task) alone, on synthetic band files in the staging
-   format (uniform random 64-bit band keys, 10% of documents planted as copies of another, so
-   clusters exist): CPU seconds and peak memory against documents (N, 2N, fit) and against tasks
-   (the number of band files it opens), checked at 4N. Run in a fresh process each, for its peak
-   memory.
+2. Dedup's clustering stages alone (index, edges, label rounds, members, keepers; without
+   verification), on synthetic band and key files in the staging format (uniform random 64-bit
+   band keys, 10% of documents planted as copies of another, so clusters exist), every stage's
+   tasks in turn in a fresh process: total CPU seconds and the peak memory (the largest task's)
+   against documents (N, 2N), stage-1 tasks (the band files read) and clustering tasks, checked at 4N.
 
 Then the extrapolation to one Common Crawl dump (3.0e9 pages, ~100 TB of WARC in ~90,000 files of
 ~1.1 GB; one task per file) on W workers (one CPU each): per stage the tasks, files, bytes staged,
