@@ -26,6 +26,7 @@ _M64 = (1 << 64) - 1
 _BASE = 0x100000001B3  # odd: invertible mod 2^64
 _BASE_INV = pow(_BASE, -1, 1 << 64)
 EMPTY = np.uint32(0xFFFFFFFF)
+PIECE_BYTES = 1 << 20
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -118,10 +119,18 @@ class MinHasher:
 
     def signatures(self, texts: list[str]) -> np.ndarray:
         """(len(texts), num_perm) uint32; rows of EMPTY for documents without words."""
-        return self.signatures_of(*shingle_hashes(texts, self.n_grams))
+        return self.signatures_normalised([normalise_bytes(t) for t in texts])
 
     def signatures_normalised(self, norms: list[bytes]) -> np.ndarray:
-        return self.signatures_of(*shingle_hashes_normalised(norms, self.n_grams))
+        # in pieces of about PIECE_BYTES of text: the word hashes' table of powers then stays that
+        # long, computed once, instead of growing (and being recomputed) with the largest batch
+        out, start, size = [], 0, 0
+        for end, norm in enumerate(norms, 1):
+            size += len(norm) + 1
+            if size >= PIECE_BYTES or end == len(norms):
+                out.append(self.signatures_of(*shingle_hashes_normalised(norms[start:end], self.n_grams)))
+                start, size = end, 0
+        return np.concatenate(out) if out else np.full((0, self.num_perm), EMPTY, np.uint32)
 
     def signatures_of(self, hashes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         out = np.full((len(offsets) - 1, self.num_perm), EMPTY, np.uint32)
