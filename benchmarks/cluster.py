@@ -178,14 +178,15 @@ def check_recipe(model: dict, run: dict) -> dict:
 # -- 2. the clustering stages on synthetic band files ----------------------------------------------
 
 CLUSTER_CHILD = r'''
-import json, resource, sys, time
+import json, sys, time
 from curate.dedup import MinHashConfig, cluster_in_process
+from curate.progress import peak_rss_mb  # VmHWM: ru_maxrss would include this benchmark's own peak
 # band files and key files only (no signatures or texts): the clustering without verification
 started = time.process_time()
 funnel = cluster_in_process(sys.argv[1], fuzzy=MinHashConfig(bands=int(sys.argv[3]), rows=8, verify=False),
                             tasks=int(sys.argv[2]))
 print(json.dumps({"cpu_s": time.process_time() - started, "edges": funnel.counts["edges"],
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
+                  "peak_rss_mb": peak_rss_mb()}))
 '''
 
 

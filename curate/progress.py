@@ -76,8 +76,13 @@ class Heartbeat:
 
 def peak_rss_mb() -> int:
     """The peak resident memory of this process so far (a forked worker's includes the pages it
-    shares with the driver it was forked from)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
+    shares with the driver it was forked from). Linux's VmHWM where there is one: getrusage's
+    ru_maxrss survives exec, so a process started by a large one would report its parent's peak."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) // 1024
+    except (OSError, StopIteration, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
 
 
 def where_this_runs() -> dict:

@@ -93,13 +93,13 @@ def test_deep_nesting_and_a_huge_page_do_not_break_it():
     deep = page("<div>" * 5000 + ARTICLE + "</div>" * 5000)
     assert all(p in blocks_extract(deep) for p in PARAGRAPHS)
     # 50 MB: the article, then link-list boilerplate; run in a fresh process to read its peak memory
-    code = ("import resource, sys; from curate.extract import blocks_extract\n"
+    code = ("import sys; from curate.extract import blocks_extract; from curate.progress import peak_rss_mb\n"
             f"article = {ARTICLE!r}\n"
             "junk = '<ul>' + '<li><a href=/x>more news here</a></li>' * 1_400_000 + '</ul>'\n"
             "html = '<html><body><article>' + article + '</article><aside>' + junk + '</aside></body></html>'\n"
             "assert len(html) > 50_000_000\n"
             "out = blocks_extract(html)\n"
-            "print(out.count('\\n') + 1, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
+            "print(out.count('\\n') + 1, peak_rss_mb())\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     kept, peak_mb = map(int, done.stdout.split())
