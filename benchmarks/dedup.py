@@ -106,30 +106,13 @@ def components(n: int, pairs) -> dict[int, int]:
 
 def curate_clusters(docs: list[str], config: MinHashConfig, work: str, tasks: int = 1
                     ) -> tuple[dict[int, object], dict[int, int]]:
-    """curate's three stages, in process: signatures per task, clusters, then the cluster table.
-    Returns (cluster label per clustered document, kept document per removed document)."""
-    from datatrove.data import Document
+    """curate's stages, in process (dedup_in_process). Returns (cluster label per clustered
+    document, kept document per removed document)."""
+    from curate.dedup import dedup_in_process
 
-    from curate.dedup import DedupSignatures, cluster_in_process
-    from curate.dedup.parts import read_part
-    from curate.dedup.steps import StageDocuments
-
-    share = [list(range(r, len(docs), tasks)) for r in range(tasks)]
-    for rank, mine in enumerate(share):
-        hashed = DedupSignatures(work, exact=True, fuzzy=config).run(
-            (Document(text=docs[i], id=f"{i:07d}") for i in mine), rank, tasks)
-        for _ in StageDocuments(work).run(hashed, rank, tasks):
-            pass
-    cluster_in_process(work, exact=True, fuzzy=config, tasks=tasks)
-    labels, removed = {}, {}
-    for rank, mine in enumerate(share):
-        found = read_part(sorted(map(str, Path(work).glob("clusters/*.parquet"))), rank)
-        table = found.to_pydict() if found is not None else {"row": [], "kept_id": [], "removed": []}
-        for row, kept, how in zip(table["row"], table["kept_id"], table["removed"]):
-            labels[mine[row]] = kept
-            if how:
-                removed[mine[row]] = int(kept)
-    return labels, removed
+    clusters = dedup_in_process(docs, work, exact=True, fuzzy=config, tasks=tasks)
+    return ({doc: kept for doc, (kept, _) in clusters.items()},
+            {doc: kept for doc, (kept, how) in clusters.items() if how})
 
 
 def keep_smallest(labels: dict[int, object]) -> dict[int, int]:

@@ -365,7 +365,7 @@ def test_label_propagation_and_links_join_a_long_chain_across_tasks(tmp_path):
     propagation cannot settle it; the links the members stage finds join what is left, exactly."""
     import pyarrow as pa
 
-    from curate.dedup.components import DedupIndex, DedupLabels, DedupMembers, label_classes
+    from curate.dedup.components import DedupIndex, DedupLabels, DedupMembers, final_labels, label_classes
     from curate.dedup.parts import part_of, read_part, write_parts
     from curate.dedup.work import KEYS_SCHEMA, write_parquet
     from curate.step import Funnel
@@ -391,8 +391,8 @@ def test_label_propagation_and_links_join_a_long_chain_across_tasks(tmp_path):
                 step.work(rank, tasks, funnel)
         files = sorted(glob.glob(f"{work}/members/*.parquet"))
         members = pa.concat_tables([t for p in range(tasks) if (t := read_part(files, p)) is not None])
-        final_of = label_classes(DedupMembers(rounds, work, fuzzy=None))
-        finals = {final_of.get(label, label) for label in members.column("label").to_pylist()}
+        finals = set(final_labels(members.column("label").to_numpy(),
+                                  *label_classes(DedupMembers(rounds, work, fuzzy=None))).tolist())
         assert sorted(members.column("node").to_pylist()) == list(range(n))
         assert finals == {0}  # one component, labelled by its smallest node
         if rounds == 1:

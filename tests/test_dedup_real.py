@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import glob
 import itertools
 import json
 import random
 
-from datatrove.data import Document
-
-from curate.dedup import DedupSignatures, MinHashConfig, cluster_in_process
-from curate.dedup.parts import read_part
-from curate.dedup.steps import StageDocuments
+from curate.dedup import dedup_in_process
 from tools.planted import KINDS, jaccard_exact, mutate
 
 
@@ -27,20 +22,8 @@ def test_planted_near_duplicates_of_real_documents(shared_data, tmp_path):
         docs.append(mutate(base, rng, kind, {"word_edits": 0.01, "insertions": 0.01, "boilerplate": 0.1,
                                                "reorder": 0.5}[kind]))
         family.append(i)
-    config = MinHashConfig()
-    work = str(tmp_path)
-    tasks = 3
-    for rank in range(tasks):  # documents dealt over 3 tasks: twins sit in different tasks
-        hashed = DedupSignatures(work, fuzzy=config).run(
-            (Document(text=docs[i], id=f"{i:04d}") for i in range(rank, len(docs), tasks)), rank, tasks)
-        list(StageDocuments(work).run(hashed, rank, tasks))  # the texts, for the exact check of close pairs
-    cluster_in_process(work, fuzzy=config, tasks=tasks)
-    kept_id = {}
-    for rank in range(tasks):
-        table = read_part(sorted(glob.glob(str(tmp_path / "clusters" / "*.parquet"))), rank).to_pydict()
-        mine = list(range(rank, len(docs), tasks))
-        for row, kept in zip(table["row"], table["kept_id"]):
-            kept_id[mine[row]] = int(kept)
+    # documents dealt over 3 tasks: twins sit in different tasks
+    kept_id = {doc: kept for doc, (kept, _) in dedup_in_process(docs, str(tmp_path), tasks=3).items()}
     # every cluster's kept document is in the cluster, and the cluster is one family (real
     # documents of the DCLM sample are not near duplicates of each other)
     for doc, kept in kept_id.items():
@@ -75,21 +58,7 @@ def _planted(shared_data, bases_wanted: int = 160, seed: int = 11) -> list[str]:
 def _dedup(docs: list[str], work, tasks: int) -> dict[int, int]:
     """Every dedup stage in process with `tasks` tasks (documents dealt round-robin); the kept
     document (an index into docs) of every removed one."""
-    config = MinHashConfig()
-    for rank in range(tasks):
-        hashed = DedupSignatures(str(work), fuzzy=config).run(
-            (Document(text=docs[i], id=f"{i:05d}") for i in range(rank, len(docs), tasks)), rank, tasks)
-        list(StageDocuments(str(work)).run(hashed, rank, tasks))
-    cluster_in_process(str(work), fuzzy=config, tasks=tasks)
-    removed = {}
-    for rank in range(tasks):
-        found = read_part(sorted(glob.glob(str(work / "clusters" / "*.parquet"))), rank)
-        mine = list(range(rank, len(docs), tasks))
-        for row, kept, how in zip(*(found.column(c).to_pylist() for c in ("row", "kept_id", "removed"))) \
-                if found is not None else ():
-            if how:
-                removed[mine[row]] = int(kept)
-    return removed
+    return {doc: kept for doc, (kept, how) in dedup_in_process(docs, str(work), tasks=tasks).items() if how}
 
 
 def test_the_kept_set_is_the_same_for_1_4_and_16_tasks_and_every_removal_is_right(shared_data, tmp_path):

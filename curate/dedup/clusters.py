@@ -1,7 +1,6 @@
-"""Clusters by union-find over global document indices, and the kept document of each.
+"""Union-find over the nodes a clustering task is given, and the kept document of each cluster.
 
-`UnionFind` holds one int64 parent per document (8 bytes a document: 8 MB per million, the only
-corpus-sized array of the cluster stage); it links every root to the smaller index, so a
+`UnionFind` holds one int64 parent per node; it links every root to the smaller index, so a
 component's root is its smallest index whatever order the edges come in. Unions are vectorised:
 each round links the roots of all pending edges at once with `np.minimum.at`, and repeats for
 edges whose roots collided.
@@ -24,13 +23,6 @@ class UnionFind:
                 return x
             parent[x] = parent[p]  # path halving
             x = p
-
-    def union_groups(self, docs: np.ndarray, starts: np.ndarray) -> None:
-        """Union each group docs[starts[g]:starts[g + 1]] into one component."""
-        if len(docs) == 0:
-            return
-        first = np.repeat(docs[starts[:-1]], np.diff(starts))
-        self.union(first, docs)
 
     def union(self, u: np.ndarray, v: np.ndarray) -> None:
         while len(u):

@@ -34,7 +34,6 @@ import time
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
@@ -44,7 +43,7 @@ from curate.dedup.clusters import UnionFind, keepers
 from curate.dedup.lsh import MinHashConfig
 from curate.dedup.parts import part_of, range_of, read_part, write_parts
 from curate.dedup.verify import SignatureFiles, Similarity, StagedTexts, greedy_keepers
-from curate.dedup.work import KEYS_SCHEMA, WorkFolder, refuse_upstream
+from curate.dedup.work import KEYS_SCHEMA, WorkFolder, read_parquet_file, refuse_upstream, write_parquet
 from curate.step import DOCS_IN, DOCS_OUT, Funnel
 
 SMALL_GROUP = 8  # a band group this small has every pair verified (else each member against the first)
@@ -86,22 +85,19 @@ class ClusterStage(WorkFolder, PipelineStep):
         return self.fuzzy is not None and self.fuzzy.verify
 
 
-def _table(path: str, columns: list[str] | None = None) -> pa.Table:
-    return pq.ParquetFile(storage.open_file(path)).read(columns=columns)
+def _table(path: str) -> pa.Table:
+    return read_parquet_file(path).read()
 
 
 def _write(path: str, columns: dict) -> None:
-    sink = pa.BufferOutputStream()
-    pq.write_table(pa.table(columns), sink)
-    storage.write_bytes(path, sink.getvalue().to_pybytes())
+    write_parquet(pa.table(columns), path)
 
 
 class DedupIndex(ClusterStage):
     name = "dedup_index"
 
     def work(self, rank: int, parts: int, funnel: Funnel) -> None:
-        counts = [pq.ParquetFile(storage.open_file(f)).metadata.num_rows
-                  for f in storage.glob(self.path(), "keys/[0-9]*[0-9].parquet")]
+        counts = [read_parquet_file(f).metadata.num_rows for f in storage.glob(self.path(), "keys/[0-9]*[0-9].parquet")]
         offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         data = io.BytesIO()
         np.save(data, offsets)
@@ -170,15 +166,20 @@ class DedupEdges(ClusterStage):
         write_parts(self.path("edges", f"{rank:05d}.parquet"), {"a": a, "b": b}, part_of(a, total, parts))
 
 
-def spanning_forest(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The same components with fewer edges: (node, smallest node of its component) for every
-    node but the smallest."""
+def smallest_in_component(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The nodes of the graph with edges u-v (sorted), and the smallest node of each one's component."""
     nodes, inverse = np.unique(np.concatenate((u, v)), return_inverse=True)
     uf = UnionFind(len(nodes))
     uf.union(inverse[: len(u)], inverse[len(u):])
-    roots = uf.roots()  # the smallest index of each component, so the smallest node
-    other = roots != np.arange(len(nodes))
-    return nodes[other], nodes[roots[other]]
+    return nodes, nodes[uf.roots()]  # a root is its component's smallest index, so its smallest node
+
+
+def spanning_forest(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same components with fewer edges: (node, smallest node of its component) for every
+    node but the smallest."""
+    nodes, smallest = smallest_in_component(u, v)
+    other = nodes != smallest
+    return nodes[other], smallest[other]
 
 
 def _edges(stage: ClusterStage, part: int) -> tuple[np.ndarray, np.ndarray]:
@@ -278,17 +279,23 @@ class DedupMembers(ClusterStage):
         return records
 
 
-def label_classes(stage: ClusterStage) -> dict[int, int]:
-    """Labels joined by links -> the smallest label of their class (labels without links: absent)."""
+def label_classes(stage: ClusterStage) -> tuple[np.ndarray, np.ndarray]:
+    """The labels that links join (sorted), and the smallest label of each one's class."""
     tables = [t for t in (_table(f) for f in stage.files("links")) if t.num_rows]
     if not tables:
-        return {}
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     links = pa.concat_tables(tables)
-    lo, hi = links.column("lo").to_numpy(), links.column("hi").to_numpy()
-    labels, inverse = np.unique(np.concatenate((lo, hi)), return_inverse=True)
-    uf = UnionFind(len(labels))
-    uf.union(inverse[: len(lo)], inverse[len(lo):])
-    return dict(zip(labels.tolist(), labels[uf.roots()].tolist()))
+    return smallest_in_component(links.column("lo").to_numpy(), links.column("hi").to_numpy())
+
+
+def final_labels(labels: np.ndarray, linked: np.ndarray, smallest: np.ndarray) -> np.ndarray:
+    """Each label after the links: the smallest label of its class (itself when it has no link)."""
+    final = np.array(labels, np.int64)
+    if len(linked):
+        at = np.minimum(np.searchsorted(linked, final), len(linked) - 1)
+        hit = linked[at] == final
+        final[hit] = smallest[at[hit]]
+    return final
 
 
 class DedupKeepers(ClusterStage):
@@ -299,18 +306,18 @@ class DedupKeepers(ClusterStage):
     def work(self, rank: int, parts: int, funnel: Funnel) -> None:
         offsets = self.offsets()
         total = int(offsets[-1])
-        final_of = label_classes(self)
+        linked, smallest = label_classes(self)
         # this task's components: final label in its range; a relabelled one was sent to its old label's part
         lo, hi = range_of(rank, total, parts)
-        wanted = {rank} | {int(part_of([old], total, parts)[0]) for old, new in final_of.items() if lo <= new < hi}
+        moved_in = (smallest >= lo) & (smallest < hi)
+        wanted = {rank} | set(part_of(linked[moved_in], total, parts).tolist())
         tables = [t for part in sorted(wanted) if (t := read_part(self.files("members"), part)) is not None]
         if not tables:
             _write_clusters(self, rank, offsets, np.zeros(0, np.int64), np.zeros(0, np.int64), pa.array([], pa.string()),
                             np.zeros(0, object))
             return
         members = pa.concat_tables(tables)
-        label = members.column("label").to_numpy()
-        final = np.array([final_of.get(x, x) for x in label.tolist()], np.int64) if final_of else label
+        final = final_labels(members.column("label").to_numpy(), linked, smallest)
         mine = (final >= lo) & (final < hi)
         members, final = members.filter(pa.array(mine)), final[mine]
         order = np.argsort(members.column("node").to_numpy(), kind="stable")

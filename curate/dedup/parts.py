@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from curate import storage
+from curate.dedup.work import read_parquet_file, write_parquet
 
 ROWS_PER_GROUP = 1 << 15
 
@@ -36,16 +35,14 @@ def write_parts(path: str, columns: dict, part: np.ndarray) -> None:
               for name, values in columns.items()}
     table = pa.table({"part": pa.array(np.asarray(part, np.int64)[order]),
                       **{name: array.take(pa.array(order)) for name, array in arrays.items()}})
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, row_group_size=ROWS_PER_GROUP)
-    storage.write_bytes(path, sink.getvalue().to_pybytes())
+    write_parquet(table, path, ROWS_PER_GROUP)
 
 
 def read_part(paths: list[str], part: int, columns: list[str] | None = None) -> pa.Table | None:
     """Rows of `part` from every file (None when there are none)."""
     tables = []
     for path in paths:
-        parquet = pq.ParquetFile(storage.open_file(path))
+        parquet = read_parquet_file(path)
         index = parquet.schema_arrow.get_field_index("part")
         for group in range(parquet.num_row_groups):
             stats = parquet.metadata.row_group(group).column(index).statistics

@@ -78,7 +78,7 @@ class DedupSignatures(WorkFolder, PipelineStep):
         funnel = Funnel()
         bands: dict[str, list[np.ndarray]] = {name: [] for name in band_names(self.fuzzy.bands if self.fuzzy else 0,
                                                                                  self.exact)}
-        ids, urls, scores, sources, hashes = [], [], [], [], []
+        ids, urls, scores, sources = [], [], [], []
         signatures: list[np.ndarray] = []
         batch: list[Document] = []
 
@@ -86,9 +86,7 @@ class DedupSignatures(WorkFolder, PipelineStep):
             start = time.process_time()
             norms = [normalise_bytes(doc.text) for doc in batch]
             if self.exact:
-                exact = np.array([xxhash.xxh3_64_intdigest(s) for s in norms], np.uint64)
-                bands[EXACT].append(exact)
-                hashes.append(exact)
+                bands[EXACT].append(np.array([xxhash.xxh3_64_intdigest(s) for s in norms], np.uint64))
             if hasher is not None:
                 sig = hasher.signatures_normalised(norms)
                 signatures.append(sig)
@@ -120,14 +118,14 @@ class DedupSignatures(WorkFolder, PipelineStep):
             done = list(batch)
             flush()
             yield from done
-            self._save(rank, bands, ids, urls, scores, sources, hashes)
+            self._save(rank, bands, ids, urls, scores, sources)
             if self.fuzzy is not None:
                 verify.save(self.path(), rank, np.concatenate(signatures) if signatures
                             else np.zeros((0, self.fuzzy.num_perm), np.uint32))
         finally:
             funnel.flush(self)
 
-    def _save(self, rank, bands, ids, urls, scores, sources, hashes) -> None:
+    def _save(self, rank, bands, ids, urls, scores, sources) -> None:
         rows_all = np.arange(len(ids), dtype=np.uint32)
         for name, parts in bands.items():
             keys = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
@@ -135,6 +133,7 @@ class DedupSignatures(WorkFolder, PipelineStep):
             if name != EXACT:  # documents without words have key 0 in every band: leave them out
                 rows, keys = rows[keys != 0], keys[keys != 0]
             write_band(self.path(), name, rank, keys, rows)
+        hashes = bands.get(EXACT)  # the exact band's keys are the documents' exact hashes, in row order
         exact = pa.array(np.concatenate(hashes), pa.uint64()) if hashes else pa.nulls(len(ids), pa.uint64())
         table = pa.table({"id": ids, "url": urls, "score": scores, "source": sources, "exact": exact},
                          schema=KEYS_SCHEMA)
@@ -254,3 +253,30 @@ def dedup_steps(work_dir: str | None = None, exact: bool = True, fuzzy: MinHashC
         clustering += [Stage(tasks=1 if stage[0].name == "dedup_index" else cluster_tasks), *stage]
     return [DedupSignatures(work_dir, exact, fuzzy, keep_highest), StageDocuments(work_dir), *clustering,
             Stage(), ReadStaged(work_dir), *filters]
+
+
+def dedup_in_process(texts: list[str], work_dir: str, exact: bool = True,
+                     fuzzy: MinHashConfig | None = MinHashConfig(), tasks: int = 1, rounds: int = 3
+                     ) -> dict[int, tuple[int, str]]:
+    """Every dedup stage, task after task, in this process, over `texts` dealt round-robin to
+    `tasks` tasks (tests, benchmarks, notebooks): for each text in a cluster of two or more, the
+    index of the text kept for it (itself when kept) and how it goes ("exact", "fuzzy" or "")."""
+    from datatrove.data import Document
+
+    from curate.dedup.components import cluster_in_process
+
+    for rank in range(tasks):
+        hashed = DedupSignatures(work_dir, exact, fuzzy).run(
+            # zero-padded ids: the keep rule's smallest id is the smallest index
+            (Document(text=texts[i], id=f"{i:012d}") for i in range(rank, len(texts), tasks)), rank, tasks)
+        for _ in StageDocuments(work_dir).run(hashed, rank, tasks):
+            pass
+    cluster_in_process(work_dir, exact, fuzzy, tasks, rounds)
+    clusters = {}
+    files = storage.glob(work_dir, "clusters/[0-9]*.parquet")
+    for rank in range(tasks):
+        found = read_part(files, rank, ["row", "kept_id", "removed"])
+        for row, kept, how in zip(*(found.column(c).to_pylist() for c in ("row", "kept_id", "removed"))) \
+                if found is not None else ():
+            clusters[rank + row * tasks] = (int(kept), how)
+    return clusters

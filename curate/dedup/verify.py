@@ -35,6 +35,7 @@ import numpy as np
 
 from curate import storage
 from curate.dedup.signatures import shingle_hashes
+from curate.dedup.work import read_parquet_file
 
 
 def signature_path(work_dir: str, rank: int) -> str:
@@ -107,11 +108,9 @@ class StagedTexts:
     def _files(self, rank: int) -> list:
         """(ParquetFile, first row of each row group, and past the last) per staged file of a task."""
         if rank not in self._layout:
-            import pyarrow.parquet as pq
-
             layout, first = [], 0
             for path in staged_files(self.work_dir, rank):
-                parquet = pq.ParquetFile(storage.open_file(path))
+                parquet = read_parquet_file(path)
                 sizes = [parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)]
                 layout.append((parquet, first + np.concatenate(([0], np.cumsum(sizes)))))
                 first += sum(sizes)

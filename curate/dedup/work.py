@@ -33,9 +33,9 @@ class WorkFolder(Block):
         return storage.join(self.work_dir, *parts)
 
 
-def write_parquet(table: pa.Table, path: str) -> None:
+def write_parquet(table: pa.Table, path: str, row_group_size: int | None = None) -> None:
     data = pa.BufferOutputStream()
-    pq.write_table(table, data)
+    pq.write_table(table, data, row_group_size=row_group_size)
     storage.write_bytes(path, data.getvalue().to_pybytes())
 
 
