@@ -15,11 +15,14 @@
     whose twin (a true pair) was kept too is a miss. doc_precision = correct / removed, doc_recall =
     correct / (correct + missed).
 (b) signatures: documents/s from text to MinHash signature, same documents, one process:
-    curate (batched numpy), datasketch MinHash.bulk (after normalising and shingling in Python),
+    curate (numba kernels over a batch), datasketch MinHash.bulk (after normalising and shingling in Python),
     rensa (PyPI `rensa`, Rust) per document (RMinHash.update) and in batches of 512
     (digest_matrix_from_token_sets), on the same normalised word 5-grams made in Python, and
     datatrove MinhashDedupSignature (spaCy word tokeniser; get_shingles + get_signature).
-    speedup_vs_rensa is against the faster of rensa's two.
+    speedup_vs_rensa is against the faster of rensa's two. First batch: the first 512 documents
+    of a new process, curate's after its compiled kernels are loaded (signature_kernel_load_s, once
+    per process; signature_kernel_compile_s, once per install, with an empty numba cache), rensa's
+    from `import rensa` on.
 (c) scale: SCALE_DOCS documents of mutated real text (random word windows of the real documents
     with 20% of the words replaced, then 20% near copies and 5% exact copies of earlier ones),
     written as Parquet, then `curate run` of read -> dedup -> write with --tasks/--workers:
@@ -223,11 +226,63 @@ def document_level(removed: dict[int, int], truth: set[tuple[int, int]], jac, th
             "removed_docs": len(removed)}
 
 
+FIRST_BATCH = """
+import json, sys, time
+sys.path.insert(0, {repo!r})
+docs, num_perm, n, method = json.load(open({path!r}))
+from curate.dedup import MinHasher, normalise
+hasher = MinHasher(num_perm=num_perm, n_grams=n)
+start = time.perf_counter()
+hasher.signatures(docs[:1])  # curate: numba's import and the compiled kernels' load (or compile)
+load = time.perf_counter() - start
+if method == "rensa":
+    def shingles(text):
+        words = normalise(text).split()
+        return [" ".join(words[i:i + n]) for i in range(max(1, len(words) - n + 1))] if words else []
+    start = time.perf_counter()
+    import rensa
+    for text in docs[1:]:
+        m = rensa.RMinHash(num_perm=num_perm, seed=1)
+        m.update(shingles(text))
+        m.digest()
+else:
+    start = time.perf_counter()
+    hasher.signatures(docs[1:])
+print(json.dumps([load, time.perf_counter() - start]))
+"""
+
+
+def first_batches(docs: list[str], config: MinHashConfig, with_rensa: bool, size: int = 512) -> dict:
+    """The first `size` documents of a new process: curate's once the compiled kernels are loaded
+    (their one-time load and, with an empty numba cache, their compilation reported apart); rensa's
+    from its import on."""
+    def run(method: str, cache: str | None = None) -> tuple[float, float]:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "docs.json"
+            path.write_text(json.dumps([docs[:size + 1], config.num_perm, config.n_grams, method]))
+            env = dict(os.environ, **({"NUMBA_CACHE_DIR": cache} if cache else {}))
+            proc = subprocess.run([sys.executable, "-c", FIRST_BATCH.format(repo=str(REPO), path=str(path))],
+                                  capture_output=True, text=True, env=env, check=True)
+        return tuple(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+    with tempfile.TemporaryDirectory() as empty_cache:
+        compile_s, _ = run("curate", cache=empty_cache)
+    load_s, batch_s = run("curate")
+    out = {"signature_first_batch_docs_per_s": round(size / batch_s, 1),
+           "signature_first_batch_with_load_docs_per_s": round(size / (batch_s + load_s), 1),
+           "signature_kernel_load_s": round(load_s, 3), "signature_kernel_compile_s": round(compile_s, 2)}
+    if with_rensa:
+        _, rensa_s = run("rensa")
+        out.update({"rensa_first_batch_docs_per_s": round(size / rensa_s, 1),
+                    "signature_first_batch_speedup_vs_rensa": round(rensa_s / batch_s, 2)})
+    return out
+
+
 def signature_speed(docs: list[str], config: MinHashConfig, datatrove_docs: int, rounds: int = 3) -> dict:
     from datasketch import MinHash
 
     hasher = MinHasher(num_perm=config.num_perm, n_grams=config.n_grams)
-    hasher.signatures(docs[:50])  # warm up
+    hasher.signatures(docs[:50])  # warm up (loads the compiled kernels)
 
     def ours_once():
         for i in range(0, len(docs), 512):
@@ -253,11 +308,8 @@ def signature_speed(docs: list[str], config: MinHashConfig, datatrove_docs: int,
             rensa.RMinHash.digest_matrix_from_token_sets([shingles(t) for t in docs[i:i + 512]],
                                                         config.num_perm, 1)
 
-    # first batch (cold: this process's first signatures of these documents), then rounds that
-    # alternate the methods, best of `rounds` each: the machine is shared, the best run is the least disturbed
-    start = time.perf_counter()
-    hasher.signatures(docs[50:562])
-    first_batch = 512 / (time.perf_counter() - start)
+    # rounds that alternate the methods, best of `rounds` each: the machine is shared, the best
+    # run is the least disturbed
     methods = {"curate": ours_once, "datasketch": datasketch_once}
     try:
         import rensa
@@ -274,7 +326,6 @@ def signature_speed(docs: list[str], config: MinHashConfig, datatrove_docs: int,
     rate = {name: len(docs) / seconds for name, seconds in best.items()}
     ours, theirs = rate["curate"], rate["datasketch"]
     out = {"signature_docs": len(docs), "signature_rounds": rounds, "signature_docs_per_s": round(ours, 1),
-           "signature_first_batch_docs_per_s": round(first_batch, 1),
            "datasketch_signature_docs_per_s": round(theirs, 1),
            "signature_speedup_vs_datasketch": round(ours / theirs, 2)}
     if "rensa" in rate:
@@ -282,6 +333,7 @@ def signature_speed(docs: list[str], config: MinHashConfig, datatrove_docs: int,
         out.update({"rensa_signature_docs_per_s": round(rate["rensa"], 1),
                     "rensa_batch_signature_docs_per_s": round(rate["rensa_batch"], 1),
                     "signature_speedup_vs_rensa": round(ours / fastest, 2)})
+    out.update(first_batches(docs, config, "rensa" in rate))
     try:
         from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 

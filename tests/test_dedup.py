@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import json
 import random
+import re
 import subprocess
 import sys
 
@@ -54,13 +55,68 @@ def test_shingles_stay_inside_their_document():
     assert (sig[1] == 0xFFFFFFFF).all() and np.array_equal(sig[0], sig[4])
 
 
-def test_signature_does_not_depend_on_batch_or_chunking():
+def test_signature_does_not_depend_on_the_batch():
     rng = random.Random(1)
     texts = [random_text(rng, rng.randrange(0, 400)) for _ in range(60)]
     whole = MinHasher(num_perm=64).signatures(texts)
-    small_chunks = MinHasher(num_perm=64, chunk_rows=7).signatures(texts)
     one_by_one = np.vstack([MinHasher(num_perm=64).signatures([t]) for t in texts])
-    assert np.array_equal(whole, small_chunks) and np.array_equal(whole, one_by_one)
+    assert np.array_equal(whole, one_by_one)
+
+
+def reference_normalise(text: str) -> str:
+    """normalise's definition, one character at a time (slow, plain Python)."""
+    from curate.dedup.normalise import _PUNCT, _wide_char
+
+    text = "".join(c if c.isascii() else _wide_char(c) for c in text.lower())
+    text = re.sub(r"[0-9]+(?:[.,][0-9]+)?", "0", text)
+    text = "".join(" " if c in _PUNCT or c in " \t\n\r\x0b\x0c" else c for c in text)
+    return " ".join(w for w in text.split(" ") if w)
+
+
+def reference_signature(text: str, hasher: MinHasher) -> list[int]:
+    """signatures.py's documented hashes in Python integers."""
+    from curate.dedup.signatures import odd_multipliers
+
+    m64 = (1 << 64) - 1
+
+    def mix(x):
+        x ^= x >> 30
+        x = x * 0xBF58476D1CE4E5B9 & m64
+        x ^= x >> 27
+        x = x * 0x94D049BB133111EB & m64
+        return x ^ (x >> 31)
+
+    words = [w.encode("utf-8", "surrogatepass") for w in reference_normalise(text).split(" ") if w]
+    word_hash = [mix((sum(c * pow(0x100000001B3, k, 1 << 64) for k, c in enumerate(w)) + len(w)) & m64) for w in words]
+    keys = [int(k) for k in odd_multipliers(hasher.n_grams)]
+    n = hasher.n_grams
+    windows = [word_hash[i:i + n] for i in range(max(1, len(words) - n + 1))] if words else []
+    shingles = [mix(sum(k * h for k, h in zip(keys, w)) & m64) >> 32 for w in windows]
+    return [min(((int(a) * x + int(b)) & 0xFFFFFFFF for x in shingles), default=0xFFFFFFFF)
+            for a, b in zip(hasher._a, hasher._b)]
+
+
+EDGE_CASES = ["", "  ,;  ", "a", "a b", "Hello, World!  ÉTÉ 1,234.5 x", "5,5,5 0..0 1.2.3 a1b2 ,5 5, 7.",
+              "ΟΔΟΣ ΟΔΟΣ. Σίσυφος ΣΑΣ", "İstanbul K\u212a ß ẞ ǅ", "١٢٣ ٤٫٥ ۱۲ ๑๒", "中文字，日本語。\u3000한국어",
+              "tab\tnew\nline\x1cfs \u00a0nbsp \u2028ls", "lone \ud800 surrogate", "emoji 😀 ok 𝔘𝔫𝔦"]
+
+
+def test_normalise_and_signatures_match_their_plain_python_definition():
+    rng = random.Random(3)
+    texts = EDGE_CASES + [random_text(rng, rng.randrange(0, 40)) for _ in range(20)]
+    hasher = MinHasher(num_perm=16, n_grams=3)
+    assert [normalise(t) for t in texts] == [reference_normalise(t) for t in texts]
+    assert hasher.signatures(texts).tolist() == [reference_signature(t, hasher) for t in texts]
+
+
+def test_every_character_replacement_is_lower_case_and_at_most_three_times_longer():
+    from curate.dedup.normalise import _REPLACEMENT_GROWTH, _replacement
+
+    for cp in range(0x80, 0x110000):
+        replacement = _replacement(cp)
+        assert len(replacement) <= _REPLACEMENT_GROWTH * len(chr(cp).encode("utf-8", "surrogatepass"))
+        # the words pass lower-cases every ASCII byte: a replacement's own letters must be lower-case already
+        assert replacement == replacement.lower()
 
 
 def _pairs_with_known_jaccard(seed: int, count: int):

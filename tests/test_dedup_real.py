@@ -6,7 +6,8 @@ import itertools
 import json
 import random
 
-from curate.dedup import dedup_in_process
+from curate.dedup import MinHasher, dedup_in_process, normalise
+from curate.io.reader import ReadDocuments
 from tools.planted import KINDS, jaccard_exact, mutate
 
 
@@ -80,3 +81,19 @@ def test_the_kept_set_is_the_same_for_1_4_and_16_tasks_and_every_removal_is_righ
             missed += 1
     assert correct / len(removed) >= 0.97
     assert correct / (correct + missed) >= 0.95
+
+
+def test_normalise_and_signatures_match_the_plain_definition_on_real_text(shared_data):
+    from test_dedup import reference_normalise, reference_signature
+
+    texts = []
+    for name in ("web-text/dclm-quality-labelled-499.jsonl", "web-text/c4-ccnet-redpajama-samples.jsonl",
+                 "wikipedia/enwiki-2016-sample.jsonl"):
+        with open(shared_data / name) as f:
+            texts += [json.loads(line)["text"] for line in itertools.islice(f, 200)]
+    # 26 languages, Greek and Cyrillic among them
+    texts += [doc.text for doc in ReadDocuments([str(shared_data / "multilingual" / "debian-handbook-26-languages.warc.gz")]).run()]
+    assert sum(not t.isascii() for t in texts) > 300
+    assert [normalise(t) for t in texts] == [reference_normalise(t) for t in texts]
+    hasher = MinHasher(num_perm=8)
+    assert hasher.signatures(texts[::10]).tolist() == [reference_signature(t, hasher) for t in texts[::10]]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from curate.dedup.signatures import MinHasher, _mix
+from curate.dedup.signatures import MinHasher, odd_multipliers
 from curate.errors import CurateError
 
 
@@ -55,7 +55,8 @@ class MinHashConfig:
 def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """(documents, bands) uint64 keys: each band's `rows` uint32 values, combined and mixed."""
     sig = signatures[:, : bands * rows].astype(np.uint64).reshape(len(signatures), bands, rows)
-    multipliers = np.uint64(0x9E3779B97F4A7C15) * (2 * np.arange(1, rows + 1, dtype=np.uint64) + np.uint64(1))
+    from curate.dedup import kernels
+
     with np.errstate(over="ignore"):
-        keys = (sig * multipliers).sum(axis=2, dtype=np.uint64) + (sig[:, :, 0] << np.uint64(32))
-    return _mix(keys)
+        keys = (sig * odd_multipliers(rows)).sum(axis=2, dtype=np.uint64) + (sig[:, :, 0] << np.uint64(32))
+    return kernels.mix_all(keys.ravel()).reshape(keys.shape)

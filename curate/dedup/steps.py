@@ -30,7 +30,6 @@ import time
 
 import numpy as np
 import pyarrow as pa
-import xxhash
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
@@ -39,7 +38,7 @@ from curate.dedup import verify
 from curate.dedup.buckets import EXACT, band_names, write_band
 from curate.dedup.components import cluster_steps
 from curate.dedup.lsh import MinHashConfig, band_keys
-from curate.dedup.normalise import normalise_bytes
+from curate.dedup.normalise import exact_hashes, normalise_batch
 from curate.dedup.parts import read_part
 from curate.dedup.verify import staged_files
 from curate.dedup.work import KEYS_SCHEMA, WorkFolder, read_parquet_file, refuse_upstream, write_parquet
@@ -84,14 +83,14 @@ class DedupSignatures(WorkFolder, PipelineStep):
 
         def flush():
             start = time.process_time()
-            norms = [normalise_bytes(doc.text) for doc in batch]
+            norms, offsets = normalise_batch([doc.text for doc in batch])
             if self.exact:
-                bands[EXACT].append(np.array([xxhash.xxh3_64_intdigest(s) for s in norms], np.uint64))
+                bands[EXACT].append(exact_hashes(norms, offsets))
             if hasher is not None:
-                sig = hasher.signatures_normalised(norms)
+                sig = hasher.signatures_normalised(norms, offsets)
                 signatures.append(sig)
                 keys = band_keys(sig, self.fuzzy.bands, self.fuzzy.rows)
-                keys[np.array([not s for s in norms], bool)] = 0  # documents without words: no fuzzy key
+                keys[np.diff(offsets) == 0] = 0  # documents without words: no fuzzy key
                 for b in range(self.fuzzy.bands):
                     bands[f"{b:03d}"].append(keys[:, b])
             for doc in batch:
