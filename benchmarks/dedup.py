@@ -1,7 +1,7 @@
 """Dedup benchmark: quality, signature speed and a scale run. The last stdout line is one JSON object.
 
     python benchmarks/dedup.py --quick          # quality + signature speed, under a minute
-    python benchmarks/dedup.py                  # + the 1,000,000-document scale run (`curate run`)
+    python benchmarks/dedup.py                  # + the 10,000,000-document scale run (`curate run`)
 
 (a) quality: real documents from ../shared/data (DCLM, C4/CCNet/RedPajama, Wikipedia) plus planted
     near-duplicates of each (word edits, insertions, boilerplate changes, reordered paragraphs),
@@ -23,10 +23,13 @@
     of a new process, curate's after its compiled kernels are loaded (signature_kernel_load_s, once
     per process; signature_kernel_compile_s, once per install, with an empty numba cache), rensa's
     from `import rensa` on.
-(c) scale: SCALE_DOCS documents of mutated real text (random word windows of the real documents
-    with 20% of the words replaced, then 20% near copies and 5% exact copies of earlier ones),
-    written as Parquet, then `curate run` of read -> dedup -> write with --tasks/--workers:
-    wall time and peak RSS of the whole process tree (sampled from /proc every 0.2 s).
+(c) scale: --scale-docs documents (10 million) of mutated real text (random word windows of the
+    real documents with 20% of the words replaced, then 20% near copies and 5% exact copies of
+    earlier ones), written as Parquet once into --scale-cache (its generation time is reported
+    apart, from the run that made it), then `curate run` of read -> dedup -> write with
+    --tasks/--workers (16 and 2): wall time, peak RSS of the whole process tree (sampled from /proc
+    every 0.2 s), each stage's largest task peak (VmHWM, from `curate status`), the largest of
+    the clustering stages', and the peak size of the run's work folder (staging and clustering files).
 """
 
 from __future__ import annotations
@@ -361,6 +364,24 @@ def signature_speed(docs: list[str], config: MinHashConfig, datatrove_docs: int,
 # -- scale run -------------------------------------------------------------------------------
 
 
+SCALE_CORPUS_VERSION = 1  # bump when make_scale_corpus changes: the cache is keyed by it
+
+
+def cached_scale_corpus(texts: list[str], n: int, cache: Path) -> tuple[Path, dict]:
+    """The scale corpus of n documents, generated once into `cache` (info.json, written last,
+    marks it complete) and reused by later runs."""
+    folder = cache / f"{n}-v{SCALE_CORPUS_VERSION}"
+    done = folder / "info.json"
+    if done.exists():
+        return folder / "input", {**json.loads(done.read_text()), "scale_generated_now": False}
+    shutil.rmtree(folder, ignore_errors=True)
+    start = time.perf_counter()
+    info = make_scale_corpus(texts, n, folder / "input", files=max(8, n // 250_000))
+    info["scale_generate_s"] = round(time.perf_counter() - start, 1)
+    done.write_text(json.dumps(info))
+    return folder / "input", {**info, "scale_generated_now": True}
+
+
 def make_scale_corpus(texts: list[str], n: int, folder: Path, files: int = 8, seed: int = 0) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -440,11 +461,27 @@ def build(run):
 """
 
 
-def scale_run(texts: list[str], n: int, tasks: int, workers: int, work: Path) -> dict:
-    inputs, out = work / "input", work / "output"
-    start = time.perf_counter()
-    info = make_scale_corpus(texts, n, inputs)
-    info["scale_generate_s"] = round(time.perf_counter() - start, 1)
+def tree_bytes(path: Path) -> int:
+    """Bytes of the files under path (0 when it does not exist yet)."""
+    total, stack = 0, [str(path)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    else:
+                        total += entry.stat(follow_symlinks=False).st_size
+        except OSError:  # removed while we looked
+            pass
+    return total
+
+
+def scale_run(texts: list[str], n: int, tasks: int, workers: int, work: Path, cache: Path) -> dict:
+    from curate.status import status
+
+    out = work / "output"
+    inputs, info = cached_scale_corpus(texts, n, cache)
     pipeline = work / "scale_pipeline.py"
     pipeline.write_text(SCALE_PIPELINE)
     for old in (out, Path(f"{out}.curate")):  # an earlier run there would be resumed, not measured
@@ -454,16 +491,24 @@ def scale_run(texts: list[str], n: int, tasks: int, workers: int, work: Path) ->
     start = time.perf_counter()
     with open(work / "run.log", "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-        peak = 0.0
+        peak, staging, last_walk = 0.0, 0, 0.0
         while proc.poll() is None:
             peak = max(peak, tree_rss_mb(proc.pid))
+            if time.perf_counter() - last_walk > 2:  # the work folder (staging and clustering files)
+                staging, last_walk = max(staging, tree_bytes(Path(f"{out}.curate"))), time.perf_counter()
             time.sleep(0.2)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"scale run failed ({proc.returncode}); see {work / 'run.log'}")
     with open(f"{out}.curate/funnel.json") as f:
         stages = {s["stage"]: s for s in json.load(f)["stages"]}
-    info.update({"scale_wall_s": round(wall, 1), "scale_peak_rss_mb": round(peak, 1), "scale_tasks": tasks,
+    # each stage's largest task peak (VmHWM, from the tasks' heartbeats): stage 1 reads, hashes and
+    # stages; the last filters and writes; the stages between are the clustering
+    stage_peaks = {f"{s.number}:{s.label}": s.peak_rss_mb for s in status(str(out)).stages}
+    clustering = list(stage_peaks.values())[1:-1]
+    info.update({"scale_stage_peak_mb": stage_peaks, "scale_largest_clustering_task_mb": max(clustering),
+                 "scale_staging_peak_gb": round(staging / 1e9, 2), "scale_output_gb": round(tree_bytes(out) / 1e9, 2),
+                 "scale_wall_s": round(wall, 1), "scale_peak_rss_mb": round(peak, 1), "scale_tasks": tasks,
                  "scale_workers": workers, "scale_kept": stages["write"]["docs_out"],
                  "scale_removed_exact": sum(stages["dedup_exact"]["dropped"].values()),
                  "scale_removed_fuzzy": sum(stages["dedup_fuzzy"]["dropped"].values())})
@@ -476,8 +521,10 @@ def main() -> None:
     parser.add_argument("--data", default=os.environ.get("CURATE_SHARED_DATA", str(REPO.parent / "shared" / "data")))
     parser.add_argument("--threshold", type=float, default=0.8)
     parser.add_argument("--num-perm", type=int, default=128)
-    parser.add_argument("--scale-docs", type=int, default=1_000_000)
-    parser.add_argument("--tasks", type=int, default=4)
+    parser.add_argument("--scale-docs", type=int, default=10_000_000)
+    parser.add_argument("--scale-cache", default=str(Path.home() / ".cache" / "curate" / "bench-dedup-scale"),
+                        help="where the generated scale corpus is kept for later runs")
+    parser.add_argument("--tasks", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--work", help="folder for the scale run (default: a temporary one, removed)")
     args = parser.parse_args()
@@ -491,11 +538,12 @@ def main() -> None:
     speed_docs = docs if not args.quick else docs[:800]
     result.update(signature_speed(speed_docs, config, datatrove_docs=300 if args.quick else 1000))
     if not args.quick:
+        cache = Path(args.scale_cache)
         if args.work:
-            result.update(scale_run(texts, args.scale_docs, args.tasks, args.workers, Path(args.work)))
+            result.update(scale_run(texts, args.scale_docs, args.tasks, args.workers, Path(args.work), cache))
         else:
             with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as work:
-                result.update(scale_run(texts, args.scale_docs, args.tasks, args.workers, Path(work)))
+                result.update(scale_run(texts, args.scale_docs, args.tasks, args.workers, Path(work), cache))
     print(json.dumps(result))
 
 
