@@ -481,6 +481,7 @@ def scale_run(texts: list[str], n: int, tasks: int, workers: int, work: Path, ca
     from curate.status import status
 
     out = work / "output"
+    work.mkdir(parents=True, exist_ok=True)
     inputs, info = cached_scale_corpus(texts, n, cache)
     pipeline = work / "scale_pipeline.py"
     pipeline.write_text(SCALE_PIPELINE)

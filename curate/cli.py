@@ -42,6 +42,16 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tokenize(args: argparse.Namespace) -> int:
+    """A run of the built-in pipeline curate/tokens/pipeline.py: OUT in, the shards out."""
+    from curate.tokens import pipeline
+
+    args.pipeline, args.input, args.output = pipeline.__file__, [args.documents], args.out
+    args.set = [f"tokenizer={args.tokenizer}", f"format={args.format}", f"shards={args.shards}", f"seed={args.seed}"]
+    args.removed, args.list_settings = None, False
+    return _run(args)
+
+
 def _status(args: argparse.Namespace) -> int:
     """Exit 0 when the run is complete, 1 when it is not."""
     import json
@@ -91,32 +101,21 @@ class ProgressLine:
         self.stream.flush()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="curate", description="Curate web-scale pre-training data.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run a pipeline file")
-    run.add_argument("pipeline", help="a pipeline file, e.g. pipelines/datacomp.py")
-    run.add_argument("--input", action="append", metavar="URI",
-                     help="file, folder, glob or URI (s3://, http(s)://, hf://); repeatable. "
-                          "Default: the pipeline's own input (datacomp.py: its embedded sample)")
-    run.add_argument("--output", default="out", help="output folder (default: out)")
-    run.add_argument("--executor", choices=("local", "ray", "slurm"), default="local",
-                     help="local processes, a Ray cluster ($RAY_ADDRESS), or Slurm job arrays (sbatch)")
-    run.add_argument("--workers", type=int, default=1, help="tasks run at once (default 1)")
-    run.add_argument("--tasks", type=int, default=1, help="shards the input is split into (default 1)")
-    run.add_argument("--limit", type=int, metavar="N", help="read at most N (>= 1) documents per task")
-    run.add_argument("--removed", metavar="DIR", help="also write removed documents, with stage and reason, here")
-    run.add_argument("--set", action="append", metavar="KEY=VALUE",
-                     help="a setting of the pipeline file (see --list-settings); repeatable")
-    run.add_argument("--overwrite", action="store_true",
-                     help="the output holds another run's results: remove them and start clean")
-    run.add_argument("--tolerate-failures", action="store_true",
-                     help="exit 0 even when input files failed entirely or no document reached the output")
-    run.add_argument("--keep-staging", action="store_true",
-                     help="keep the intermediate files (dedup's) in OUTPUT.curate/staging after the run, for debugging")
-    run.add_argument("--list-settings", action="store_true", help="print the pipeline's settings and exit")
-    run.add_argument("-v", "--verbose", action="store_true", help="also show INFO logs and datatrove's task stats")
-    slurm = run.add_argument_group("Slurm (--executor slurm)")
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """How a run runs: `curate run` and the commands that are runs of a built-in pipeline (tokenize)."""
+    p.add_argument("--executor", choices=("local", "ray", "slurm"), default="local",
+                   help="local processes, a Ray cluster ($RAY_ADDRESS), or Slurm job arrays (sbatch)")
+    p.add_argument("--workers", type=int, default=1, help="tasks run at once (default 1)")
+    p.add_argument("--tasks", type=int, default=1, help="shards the input is split into (default 1)")
+    p.add_argument("--limit", type=int, metavar="N", help="read at most N (>= 1) documents per task")
+    p.add_argument("--overwrite", action="store_true",
+                   help="the output holds another run's results: remove them and start clean")
+    p.add_argument("--tolerate-failures", action="store_true",
+                   help="exit 0 even when input files failed entirely or no document reached the output")
+    p.add_argument("--keep-staging", action="store_true",
+                   help="keep the intermediate files (dedup's) in OUTPUT.curate/staging after the run, for debugging")
+    p.add_argument("-v", "--verbose", action="store_true", help="also show INFO logs and datatrove's task stats")
+    slurm = p.add_argument_group("Slurm (--executor slurm)")
     slurm.add_argument("--partition", help="partition (default: the cluster's default)")
     slurm.add_argument("--time", help="time limit per task, e.g. 04:00:00 (default 24:00:00)")
     slurm.add_argument("--cpus-per-task", type=int, help="CPUs per task (default 1)")
@@ -132,7 +131,33 @@ def main(argv: list[str] | None = None) -> int:
                             "when --slurm-env is given, else this Python's path, which every node must see)")
     slurm.add_argument("--detach", action="store_true",
                        help="return once the jobs are submitted (curate status OUT follows them)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="curate", description="Curate web-scale pre-training data.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a pipeline file")
+    run.add_argument("pipeline", help="a pipeline file, e.g. pipelines/datacomp.py")
+    run.add_argument("--input", action="append", metavar="URI",
+                     help="file, folder, glob or URI (s3://, http(s)://, hf://); repeatable. "
+                          "Default: the pipeline's own input (datacomp.py: its embedded sample)")
+    run.add_argument("--output", default="out", help="output folder (default: out)")
+    run.add_argument("--removed", metavar="DIR", help="also write removed documents, with stage and reason, here")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE",
+                     help="a setting of the pipeline file (see --list-settings); repeatable")
+    run.add_argument("--list-settings", action="store_true", help="print the pipeline's settings and exit")
+    add_run_options(run)
     run.set_defaults(func=_run)
+    tokenize = sub.add_parser("tokenize", help="documents (a curated output folder) -> token shards for a trainer")
+    tokenize.add_argument("documents", metavar="OUT", help="a curated output folder, or any input `curate run` reads")
+    tokenize.add_argument("--tokenizer", required=True, metavar="PATH", help="a tokenizers tokenizer.json")
+    tokenize.add_argument("--format", choices=("megatron", "datatrove", "numpy"), default="megatron",
+                          help="megatron: .bin/.idx; datatrove: .ds/.ds.index (nanotron); numpy: .tokens + .json")
+    tokenize.add_argument("--out", required=True, metavar="TOKENS", help="folder for the shards and tokens.json")
+    tokenize.add_argument("--shards", type=int, default=1, help="token shards to write (default 1)")
+    tokenize.add_argument("--seed", type=int, default=0, help="seed of the global document shuffle (default 0)")
+    add_run_options(tokenize)
+    tokenize.set_defaults(func=_tokenize)
     from curate.quality.cli import add_parser as add_classifier_parser
 
     add_classifier_parser(sub)  # curate classifier train|eval

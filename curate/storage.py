@@ -8,6 +8,7 @@ whole or not at all, so in both cases a reader never sees a partial file under t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import posixpath
@@ -84,15 +85,28 @@ def open_file(path: str, mode: str = "rb"):
     return fsspec.open(path, mode).open()
 
 
-def write_bytes(path: str, data: bytes) -> None:
-    """Whole or not at all: under a hidden temporary name first, then moved into place."""
+@contextlib.contextmanager
+def writing(path: str):
+    """A binary file to write that appears whole or not at all: written under a hidden temporary
+    name, moved into place when the block ends without an error, removed when it raises."""
     fs, inner = fs_of(path)
     folder, name = posixpath.split(inner)
     temp = posixpath.join(folder, f".{name}.tmp")
     fs.makedirs(folder, exist_ok=True)
-    with fs.open(temp, "wb") as f:
-        f.write(data)
+    try:
+        with fs.open(temp, "wb") as f:
+            yield f
+    except BaseException:
+        if fs.exists(temp):
+            fs.rm(temp)
+        raise
     fs.mv(temp, inner)
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Whole or not at all (`writing`)."""
+    with writing(path) as f:
+        f.write(data)
 
 
 def read_json(path: str):

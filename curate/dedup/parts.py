@@ -40,15 +40,21 @@ def write_parts(path: str, columns: dict, part: np.ndarray) -> None:
 
 def read_part(paths: list[str], part: int, columns: list[str] | None = None) -> pa.Table | None:
     """Rows of `part` from every file (None when there are none)."""
+    return read_parts(paths, part, part + 1, columns)
+
+
+def read_parts(paths: list[str], lo: int, hi: int, columns: list[str] | None = None) -> pa.Table | None:
+    """Rows of parts lo..hi-1 from every file (None when there are none)."""
     tables = []
     for path in paths:
         parquet = read_parquet_file(path)
         index = parquet.schema_arrow.get_field_index("part")
         for group in range(parquet.num_row_groups):
             stats = parquet.metadata.row_group(group).column(index).statistics
-            if stats is not None and stats.has_min_max and not stats.min <= part <= stats.max:
+            if stats is not None and stats.has_min_max and (stats.max < lo or stats.min >= hi):
                 continue
             table = parquet.read_row_group(group, columns=None if columns is None else ["part", *columns])
-            tables.append(table.filter(pc.equal(table.column("part"), part)))
+            part = table.column("part")
+            tables.append(table.filter(pc.and_(pc.greater_equal(part, lo), pc.less(part, hi))))
     tables = [t for t in tables if t.num_rows]
     return pa.concat_tables(tables).drop_columns(["part"]) if tables else None
