@@ -137,7 +137,7 @@ class DedupEdges(ClusterStage):
             similar = Similarity(signatures.rows, StagedTexts(self.path(), offsets), self.fuzzy.threshold,
                                  self.fuzzy.num_perm, self.fuzzy.n_grams)
         us, vs = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-        candidates = [np.zeros((0, 2), np.int64)]
+        candidates = [np.zeros((0, 3), np.int64)]  # a < b, the band that proposed them
         for band in band_names(self.fuzzy.bands if self.fuzzy else 0, self.exact):
             for docs, starts in duplicate_runs(self.path(), band, offsets, self.max_records, key_range(rank, parts)):
                 if band == EXACT or similar is None:
@@ -146,16 +146,23 @@ class DedupEdges(ClusterStage):
                     vs.append(docs[first != docs])
                 else:
                     a, b = candidate_pairs(docs, starts)
-                    candidates.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
+                    candidates.append(np.stack([np.minimum(a, b), np.maximum(a, b), np.full(len(a), int(band))], axis=1))
         if similar is not None:
-            # a near-duplicate pair collides in several bands: each pair is checked once, all at
-            # once (the texts of the pairs near the threshold are read a row group at a time)
-            pairs = np.unique(np.concatenate(candidates), axis=0)
+            # a near-duplicate pair collides in several bands, of this task and of others: each pair
+            # is checked once here, with the lowest of its bands here, and only by the task of the
+            # lowest band its signatures agree on (the texts of the pairs near the threshold are
+            # read a row group at a time)
+            pairs = np.concatenate(candidates)
+            pairs = pairs[np.lexsort((pairs[:, 2], pairs[:, 1], pairs[:, 0]))]
+            first = np.ones(len(pairs), bool)
+            first[1:] = (pairs[1:, 0] != pairs[:-1, 0]) | (pairs[1:, 1] != pairs[:-1, 1])
+            pairs = pairs[first]
             try:
-                ok = similar(pairs[:, 0], pairs[:, 1])
+                ok = similar(pairs[:, 0], pairs[:, 1], pairs[:, 2], self.fuzzy.rows)
             finally:
                 signatures.close()
             funnel.counts["candidate_pairs"] += len(pairs)
+            funnel.counts["pairs_checked_here"] += similar.checked["estimated"]
             funnel.counts["verified_pairs"] += int(ok.sum())
             funnel.counts["pairs_checked_exactly"] += similar.checked["exact"]
             us.append(pairs[ok, 0])

@@ -78,7 +78,7 @@ class DedupSignatures(WorkFolder, PipelineStep):
         bands: dict[str, list[np.ndarray]] = {name: [] for name in band_names(self.fuzzy.bands if self.fuzzy else 0,
                                                                                  self.exact)}
         ids, urls, scores, sources = [], [], [], []
-        signatures: list[np.ndarray] = []
+        signatures = verify.SignatureSpool(self.fuzzy.num_perm) if self.fuzzy else None
         batch: list[Document] = []
 
         def flush():
@@ -88,7 +88,7 @@ class DedupSignatures(WorkFolder, PipelineStep):
                 bands[EXACT].append(exact_hashes(norms, offsets))
             if hasher is not None:
                 sig = hasher.signatures_normalised(norms, offsets)
-                signatures.append(sig)
+                signatures.add(sig)
                 keys = band_keys(sig, self.fuzzy.bands, self.fuzzy.rows)
                 keys[np.diff(offsets) == 0] = 0  # documents without words: no fuzzy key
                 for b in range(self.fuzzy.bands):
@@ -119,8 +119,7 @@ class DedupSignatures(WorkFolder, PipelineStep):
             yield from done
             self._save(rank, bands, ids, urls, scores, sources)
             if self.fuzzy is not None:
-                verify.save(self.path(), rank, np.concatenate(signatures) if signatures
-                            else np.zeros((0, self.fuzzy.num_perm), np.uint32))
+                signatures.save(self.path(), rank)
         finally:
             funnel.flush(self)
 

@@ -27,8 +27,8 @@ clustering needs (`SignatureFiles.rows`).
 
 from __future__ import annotations
 
-import io
 import os
+import shutil
 import tempfile
 
 import numpy as np
@@ -42,10 +42,26 @@ def signature_path(work_dir: str, rank: int) -> str:
     return storage.join(work_dir, "sigs", f"{rank:05d}.npy")
 
 
-def save(work_dir: str, rank: int, signatures: np.ndarray) -> None:
-    data = io.BytesIO()
-    np.save(data, np.ascontiguousarray(signatures, np.uint32))
-    storage.write_bytes(signature_path(work_dir, rank), data.getvalue())
+class SignatureSpool:
+    """A stage-1 task's signatures, spooled to a local temporary file as they come and written
+    as WORK/sigs/<rank>.npy in one pass at the end: the task never holds them all (512 bytes a
+    document at 128 permutations: 320 MB for 625,000 documents, and copies of that to save it)."""
+
+    def __init__(self, num_perm: int):
+        self.num_perm, self.rows = num_perm, 0
+        self.spool = tempfile.TemporaryFile(prefix="curate-sigs-")
+
+    def add(self, signatures: np.ndarray) -> None:
+        self.spool.write(np.ascontiguousarray(signatures, "<u4").tobytes())
+        self.rows += len(signatures)
+
+    def save(self, work_dir: str, rank: int) -> None:
+        self.spool.seek(0)
+        with storage.writing(signature_path(work_dir, rank)) as f:
+            np.lib.format.write_array_header_1_0(f, {"descr": "<u4", "fortran_order": False,
+                                                     "shape": (self.rows, self.num_perm)})
+            shutil.copyfileobj(self.spool, f, 1 << 24)
+        self.spool.close()
 
 
 class SignatureFiles:
@@ -89,6 +105,7 @@ class SignatureFiles:
 
 
 CACHED_SHINGLE_SETS = 100_000  # beyond this, sets not needed by the current call are dropped
+CHUNK_PAIRS = 1 << 16  # pairs whose signatures are compared at once (~70 MB at 128 permutations)
 
 
 def staged_files(work_dir: str, rank: int) -> list[str]:
@@ -147,19 +164,36 @@ class Similarity:
         self.checked = {"estimated": 0, "exact": 0}
         self._shingles: dict[int, np.ndarray] = {}
 
-    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        if not len(a):
-            return np.zeros(0, bool)
-        unique, inverse = np.unique(np.concatenate((a, b)), return_inverse=True)
-        sig = self.signatures(unique)
-        estimate = (sig[inverse[: len(a)]] == sig[inverse[len(a):]]).mean(axis=1)
-        self.checked["estimated"] += len(a)
-        similar = estimate >= self.threshold + self.margin
-        doubtful = np.flatnonzero(~similar & (estimate >= self.threshold - self.margin))
-        if len(doubtful):
-            self.checked["exact"] += len(doubtful)
-            self._load_shingles(np.unique(np.concatenate((a[doubtful], b[doubtful]))))
-            similar[doubtful] = [self.exact(x, y) >= self.threshold for x, y in zip(a[doubtful], b[doubtful])]
+    def __call__(self, a: np.ndarray, b: np.ndarray, band: np.ndarray | None = None,
+                 rows: int = 0) -> np.ndarray:
+        """Whether each pair a[i], b[i] is similar. With `band` (the LSH band that proposed each
+        pair) and its `rows`, a pair whose signatures also agree on a lower band is left to that
+        band (False here): the task holding the lower band's key checks it, so a pair proposed by
+        several bands, in several tasks, is checked once."""
+        similar = np.zeros(len(a), bool)
+        doubtful = []
+        for lo in range(0, len(a), CHUNK_PAIRS):  # the signature rows of a chunk of pairs at a time
+            hi = min(lo + CHUNK_PAIRS, len(a))
+            unique, inverse = np.unique(np.concatenate((a[lo:hi], b[lo:hi])), return_inverse=True)
+            sig = self.signatures(unique)
+            equal = sig[inverse[: hi - lo]] == sig[inverse[hi - lo:]]
+            checked = np.ones(hi - lo, bool)
+            if band is not None:
+                bands = equal.shape[1] // rows
+                agree = equal[:, : bands * rows].reshape(hi - lo, bands, rows).all(axis=2)
+                checked = agree.argmax(axis=1) == band[lo:hi]
+            estimate = equal.mean(axis=1)
+            similar[lo:hi] = checked & (estimate >= self.threshold + self.margin)
+            doubtful.append(lo + np.flatnonzero(checked & ~similar[lo:hi] & (estimate >= self.threshold - self.margin)))
+            self.checked["estimated"] += int(checked.sum())
+        doubtful = np.concatenate(doubtful) if doubtful else np.zeros(0, np.int64)
+        self.checked["exact"] += len(doubtful)
+        # exact checks, up to CACHED_SHINGLE_SETS documents' shingle sets at a time; their texts
+        # are read together, a row group once per batch
+        for lo in range(0, len(doubtful), CACHED_SHINGLE_SETS // 2):
+            batch = doubtful[lo:lo + CACHED_SHINGLE_SETS // 2]
+            self._load_shingles(np.unique(np.concatenate((a[batch], b[batch]))))
+            similar[batch] = [self.exact(x, y) >= self.threshold for x, y in zip(a[batch], b[batch])]
         return similar
 
     def exact(self, x: int, y: int) -> float:
@@ -181,6 +215,7 @@ class Similarity:
             hashes, offsets = shingle_hashes(texts[lo:lo + 512], self.n_grams)
             for i, doc in enumerate(missing[lo:lo + 512].tolist()):
                 self._shingles[doc] = np.unique(hashes[offsets[i]:offsets[i + 1]])
+            texts[lo:lo + 512] = [""] * len(texts[lo:lo + 512])  # drop texts once hashed
 
 
 def greedy_keepers(docs: np.ndarray, labels: np.ndarray, priority: np.ndarray, similar: Similarity) -> np.ndarray:
