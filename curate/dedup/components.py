@@ -325,10 +325,9 @@ class DedupKeepers(ClusterStage):
             return
         members = pa.concat_tables(tables)
         final = final_labels(members.column("label").to_numpy(), linked, smallest)
-        mine = (final >= lo) & (final < hi)
-        members, final = members.filter(pa.array(mine)), final[mine]
-        order = np.argsort(members.column("node").to_numpy(), kind="stable")
-        members, final = members.take(pa.array(order)), final[order]
+        mine = np.flatnonzero((final >= lo) & (final < hi))
+        mine = mine[np.argsort(members.column("node").to_numpy()[mine], kind="stable")]  # by node
+        members, final = members.take(pa.array(mine)), final[mine]  # one copy of the rows
         nodes = members.column("node").to_numpy()
         priority = keep_priority(members)
         keeper, exact_removed = self._keepers(members, nodes, final, priority, offsets, funnel)

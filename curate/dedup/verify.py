@@ -104,7 +104,7 @@ class SignatureFiles:
         return out if out is not None else np.zeros((0, 0), np.uint32)
 
 
-CACHED_SHINGLE_SETS = 100_000  # beyond this, sets not needed by the current call are dropped
+CACHED_SHINGLE_SETS = 50_000  # beyond this, sets not needed by the current call are dropped
 CHUNK_PAIRS = 1 << 16  # pairs whose signatures are compared at once (~70 MB at 128 permutations)
 
 

@@ -34,9 +34,9 @@ class WorkFolder(Block):
 
 
 def write_parquet(table: pa.Table, path: str, row_group_size: int | None = None) -> None:
-    data = pa.BufferOutputStream()
-    pq.write_table(table, data, row_group_size=row_group_size)
-    storage.write_bytes(path, data.getvalue().to_pybytes())
+    """Streamed into the file (no second copy of the table in memory), which appears whole."""
+    with storage.writing(path) as f:
+        pq.write_table(table, f, row_group_size=row_group_size)
 
 
 def read_parquet_file(path: str) -> pq.ParquetFile:
