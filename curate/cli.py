@@ -52,6 +52,19 @@ def _tokenize(args: argparse.Namespace) -> int:
     return _run(args)
 
 
+def _mix(args: argparse.Namespace) -> int:
+    from curate.mix import MixConfig, mix
+
+    report = mix(MixConfig.from_toml(args.config), args.out)
+    print(f"{'source':<16}{'weight':>8}{'share':>8}{'documents':>11}{'written':>11}{'tokens':>14}{'epochs':>8}")
+    for name, s in report["sources"].items():
+        print(f"{name:<16}{s['weight']:>8.3f}{s['share']:>8.3f}{s['documents']:>11,}{s['documents_written']:>11,}"
+              f"{s['tokens']:>14,}{s['epochs']:>8.2f}")
+    print(f"mix: {args.out} ({report['tokens']:,} tokens, counted with {report['tokens_counted_with']}; "
+          f"report: {args.out}.curate/mix.json)")
+    return 0
+
+
 def _status(args: argparse.Namespace) -> int:
     """Exit 0 when the run is complete, 1 when it is not."""
     import json
@@ -158,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     tokenize.add_argument("--seed", type=int, default=0, help="seed of the global document shuffle (default 0)")
     add_run_options(tokenize)
     tokenize.set_defaults(func=_tokenize)
+    mix = sub.add_parser("mix", help="a weighted mix of curated outputs, by tokens, with duplicate-aware repetition")
+    mix.add_argument("config", help="a mix config (TOML; curate/mix.py shows one)")
+    mix.add_argument("--out", required=True, metavar="MIXED", help="a new folder for the mix (Parquet)")
+    mix.set_defaults(func=_mix)
     from curate.quality.cli import add_parser as add_classifier_parser
 
     add_classifier_parser(sub)  # curate classifier train|eval

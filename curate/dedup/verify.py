@@ -104,7 +104,7 @@ class SignatureFiles:
         return out if out is not None else np.zeros((0, 0), np.uint32)
 
 
-CACHED_SHINGLE_SETS = 50_000  # beyond this, sets not needed by the current call are dropped
+CACHED_SHINGLE_SETS = 100_000  # beyond this, sets not needed by the current call are dropped
 CHUNK_PAIRS = 1 << 16  # pairs whose signatures are compared at once (~70 MB at 128 permutations)
 
 
@@ -214,7 +214,9 @@ class Similarity:
         for lo in range(0, len(missing), 512):  # hashed in batches
             hashes, offsets = shingle_hashes(texts[lo:lo + 512], self.n_grams)
             for i, doc in enumerate(missing[lo:lo + 512].tolist()):
-                self._shingles[doc] = np.unique(hashes[offsets[i]:offsets[i + 1]])
+                # the top 32 bits: half the memory; two of a document's ~200 shingles share them
+                # with probability ~1e-5, too rare to move a Jaccard across the threshold
+                self._shingles[doc] = np.unique((hashes[offsets[i]:offsets[i + 1]] >> np.uint64(32)).astype(np.uint32))
             texts[lo:lo + 512] = [""] * len(texts[lo:lo + 512])  # drop texts once hashed
 
 

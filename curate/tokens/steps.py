@@ -7,7 +7,7 @@ where its tokens are, and its source, in parts by the key's top 12 bits.
 
 Stage B, min(shards, tasks) tasks: `WriteTokenShards` task r writes shards r, r + R, ... Shard s
 holds the documents whose key falls in its 1/shards of the key space, in key order. The key is
-xxh3-64 of the text under the seed, so the order is a seeded global shuffle of all documents that
+xxh3-64 of the text (and of `mix_copy`, the copy number a `curate mix` output carries) under the seed, so the order is a seeded global shuffle of all documents that
 does not depend on how many tasks read or wrote them (equal texts have equal keys and equal
 tokens, so their order cannot show). A shard task holds its shard's tokens in memory.
 
@@ -98,7 +98,7 @@ class TokenizeDocuments(TokenSettings, PipelineStep):
                 for doc, enc in zip(batch, encodings):
                     tokens = np.asarray(enc.ids + [self.tokenizer.eod], np.uint32)
                     out.write(tokens.tobytes())
-                    keys.append(xxhash.xxh3_64_intdigest(doc.text.encode("utf-8", "surrogatepass"), seed=self.seed))
+                    keys.append(shuffle_key(doc, self.seed))
                     offsets.append(written)
                     lengths.append(len(tokens))
                     source = str(doc.metadata.get("source_file") or "")
@@ -201,6 +201,14 @@ class WriteTokenShards(TokenSettings, PipelineStep):
             "sources": sources})
         return (f"tokens: {documents:,} documents, {tokens:,} tokens in {self.shards} {self.format} shard(s) "
                 f"({self.dtype.name}) in {self.output}")
+
+
+def shuffle_key(doc: Document, seed: int) -> int:
+    """The document's place in the shuffled order: xxh3-64 of its text (and of its copy number
+    in a `curate mix` output, so that copies of one document land apart)."""
+    data = doc.text.encode("utf-8", "surrogatepass")
+    copy = doc.metadata.get("mix_copy")
+    return xxhash.xxh3_64_intdigest(data + f"\0{copy}".encode() if copy else data, seed=seed)
 
 
 def shard_name(shard: int, shards: int) -> str:

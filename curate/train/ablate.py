@@ -22,7 +22,8 @@ from loguru import logger
 from curate.storage import glob as files_in
 from curate.errors import CurateError
 from curate.train.config import Ablation, Mix, Pipeline, RandomBytes, Source, Texts
-from curate.train.data import TokenStream, WindowSampler, eval_set, read_texts, text_key, tokenize
+from curate.decontam.index import NgramIndex
+from curate.train.data import TokenStream, WindowSampler, eval_set, read_texts, tokenize
 from curate.train.flops import flops_per_step
 from curate.train.model import ModelConfig, preset
 
@@ -60,13 +61,15 @@ def run_ablation(ablation: Ablation, out: str, device: str | None = None, compil
         f"{config.device}; {step_flops:.3g} FLOPs/step, budget {ablation.flops:.3g} FLOPs = "
         f"{int(ablation.flops // step_flops)} steps; tokenizer {tokenizer.name}")
 
-    eval_sets, held_out = [], set()
+    eval_sets, eval_texts = [], {}
     for name, spec in ablation.eval_sets.items():
-        texts = read_texts(spec.paths, spec.column, where=spec.where)
-        held_out.update(text_key(t) for t in texts)  # training variants leave these documents out
+        texts = eval_texts[name] = read_texts(spec.paths, spec.column, where=spec.where)
         data = eval_set(tokenize(f"eval set {name}", texts, tokenizer), config.context, ablation.eval_tokens)
         data.name = name
         eval_sets.append(data)
+    # training variants leave out every document that shares a 13-word n-gram with an eval set:
+    # the Decontaminate block's index and rule (curate/decontam)
+    held_out = NgramIndex.build(eval_texts)
 
     variants = {name: _materialize(name, spec, tokenizer, held_out, out) for name, spec in ablation.variants.items()}
     data_info = {name: _describe(sources) for name, (sources, _) in variants.items()}
@@ -100,7 +103,7 @@ def log(message: str) -> None:
     logger.info(message)
 
 
-def _materialize(name: str, spec: Source, tokenizer, held_out: set[str], out: str):
+def _materialize(name: str, spec: Source, tokenizer, held_out: NgramIndex, out: str):
     """A variant's training sources and their weights."""
     if isinstance(spec, Mix):
         if not spec.parts:
@@ -115,7 +118,7 @@ def _materialize(name: str, spec: Source, tokenizer, held_out: set[str], out: st
     return [_source(name, spec, tokenizer, held_out, out)], [1.0]
 
 
-def _source(name: str, spec, tokenizer, held_out: set[str], out: str) -> TokenStream:
+def _source(name: str, spec, tokenizer, held_out: NgramIndex, out: str) -> TokenStream:
     if isinstance(spec, Texts):
         return tokenize(name, read_texts(spec.paths, spec.column, where=spec.where), tokenizer, exclude=held_out)
     if isinstance(spec, Pipeline):

@@ -9,7 +9,6 @@ time. A budget larger than a variant repeats it: `epochs` says how often.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections import Counter
@@ -35,11 +34,6 @@ class TokenStream:
     @property
     def n_bytes(self) -> int:
         return int(self.covered.sum())
-
-
-def text_key(text: str) -> str:
-    """Identity of a text for decontamination: surrounding whitespace does not count."""
-    return hashlib.sha1(text.strip().encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def read_texts(paths: list[str], column: str = "text", skipped: Counter | None = None,
@@ -115,12 +109,14 @@ def _jsonl_texts(path: str, field_name: str, skipped: Counter, where: dict) -> l
     return texts
 
 
-def tokenize(name: str, texts: list[str], tokenizer, exclude: set[str] | None = None) -> TokenStream:
-    """One flat array: each text's tokens, then the end-of-document token. Texts whose
-    `text_key` is in `exclude` (the eval sets' documents) are left out and counted."""
+def tokenize(name: str, texts: list[str], tokenizer, exclude=None) -> TokenStream:
+    """One flat array: each text's tokens, then the end-of-document token. Texts that share an
+    n-gram with `exclude` (a curate.decontam.NgramIndex of the eval sets) are left out and counted."""
     skipped: Counter = Counter()
-    if exclude:
-        kept = [t for t in texts if text_key(t) not in exclude]
+    if exclude is not None:
+        kept = [t for start in range(0, len(texts), 1000)
+                for t, match in zip(texts[start:start + 1000], exclude.matches(texts[start:start + 1000]))
+                if match is None]
         skipped["in_eval_set"] = len(texts) - len(kept)
         texts = kept
     if not texts:

@@ -1,0 +1,94 @@
+"""The n-gram index of evaluation sets: which word n-grams (13 by default, after dedup's
+normalisation and hashing: curate/dedup/signatures.py) occur in which evaluation item.
+
+Built once (the Decontaminate block: in the driver) and only read afterwards: 16 bytes per distinct
+n-gram (its hash; the eval set and item of its first occurrence), 16 MB for a million n-grams
+(tests/test_decontam.py measures it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from curate.dedup.normalise import normalise_batch
+from curate.dedup.signatures import odd_multipliers
+
+
+def ngram_hashes(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(hashes, hash_offsets, normalised buffer, text offsets): text d's n-gram hashes are
+    hashes[hash_offsets[d]:hash_offsets[d + 1]], in word order; a text of fewer than n words has
+    one, of all its words."""
+    from curate.dedup import kernels
+
+    buf, offsets = normalise_batch(texts)
+    hashes, hash_offsets = kernels.shingle_hashes(buf, offsets, odd_multipliers(n))
+    return hashes, hash_offsets, buf, offsets
+
+
+@dataclass
+class Match:
+    ngrams: int  # the document's n-grams found in the index
+    eval_set: str
+    item: int  # the eval item of the first match (its row in the eval set's files)
+    first_ngram: str  # the first matching n-gram, normalised
+
+
+class NgramIndex:
+    def __init__(self, hashes: np.ndarray, sets: np.ndarray, items: np.ndarray, names: list[str], n: int,
+                 stats: dict):
+        self.hashes, self.sets, self.items, self.names, self.n, self.stats = hashes, sets, items, names, n, stats
+
+    @classmethod
+    def build(cls, eval_sets: dict[str, list[str]], n: int = 13) -> "NgramIndex":
+        hashes, sets, items, stats = [], [], [], {}
+        for number, (name, texts) in enumerate(eval_sets.items()):
+            h, offsets, buf, text_offsets = ngram_hashes(texts, n)
+            hashes.append(h)
+            sets.append(np.full(len(h), number, np.int32))
+            items.append(np.repeat(np.arange(len(texts), dtype=np.int32), np.diff(offsets)))
+            data = buf.tobytes()
+            words = [data[text_offsets[d]:text_offsets[d + 1]].count(b" ") + 1 if text_offsets[d + 1] > text_offsets[d]
+                     else 0 for d in range(len(texts))]
+            # an item shorter than n words is one n-gram of all its words: it matches only a
+            # document that is that item
+            stats[name] = {"items": len(texts), "ngrams": int(len(h)),
+                           "items_shorter_than_n": sum(0 < w < n for w in words)}
+
+        hashes = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
+        sets = np.concatenate(sets) if sets else np.zeros(0, np.int32)
+        items = np.concatenate(items) if items else np.zeros(0, np.int32)
+        # sorted by hash, the first occurrence (eval set order, then item order) kept for each
+        order = np.lexsort((np.arange(len(hashes)), hashes))
+        hashes, sets, items = hashes[order], sets[order], items[order]
+        first = np.ones(len(hashes), bool)
+        first[1:] = hashes[1:] != hashes[:-1]
+        return cls(hashes[first], sets[first], items[first], list(eval_sets), n, stats)
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def found(self, hashes: np.ndarray) -> np.ndarray:
+        """Index positions of `hashes` (-1 where absent)."""
+        if not len(self.hashes) or not len(hashes):
+            return np.full(len(hashes), -1, np.int64)
+        at = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
+        return np.where(self.hashes[at] == hashes, at, -1)
+
+    def matches(self, texts: list[str]) -> list[Match | None]:
+        """For each text: None, or what it shares with the eval sets."""
+        hashes, offsets, buf, text_offsets = ngram_hashes(texts, self.n)
+        where = self.found(hashes)
+        out: list[Match | None] = []
+        for d in range(len(texts)):
+            mine = where[offsets[d]:offsets[d + 1]]
+            hit = np.flatnonzero(mine >= 0)
+            if not len(hit):
+                out.append(None)
+                continue
+            at = int(mine[hit[0]])
+            words = bytes(buf[text_offsets[d]:text_offsets[d + 1]]).split(b" ")
+            first = b" ".join(words[hit[0]:hit[0] + self.n]).decode("utf-8", "surrogatepass")
+            out.append(Match(len(hit), self.names[int(self.sets[at])], int(self.items[at]), first))
+        return out
