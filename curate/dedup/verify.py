@@ -134,8 +134,9 @@ class StagedTexts:
             self._layout[rank] = layout
         return self._layout[rank]
 
-    def texts(self, docs: np.ndarray) -> list[str]:
-        out: list[str] = [""] * len(docs)
+    def each_text(self, docs: np.ndarray):
+        """(position in docs, text) for every document, a row group at a time: only one row
+        group's texts are held at once."""
         task_of = np.searchsorted(self.offsets, docs, "right") - 1
         for rank in np.unique(task_of):
             mine = np.flatnonzero(task_of == rank)
@@ -145,9 +146,7 @@ class StagedTexts:
                 for group in np.unique(group_of[(rows >= bounds[0]) & (rows < bounds[-1])]):
                     wanted = np.flatnonzero(group_of == group)
                     column = parquet.read_row_group(int(group), columns=["text"]).column("text")
-                    for i, text in zip(wanted, column.take(rows[wanted] - bounds[group]).to_pylist()):
-                        out[mine[i]] = text
-        return out
+                    yield from zip(mine[wanted].tolist(), column.take(rows[wanted] - bounds[group]).to_pylist())
 
 
 class Similarity:
@@ -210,14 +209,22 @@ class Similarity:
         if len(self._shingles) + len(missing) > CACHED_SHINGLE_SETS:
             wanted = set(docs.tolist())
             self._shingles = {d: s for d, s in self._shingles.items() if d in wanted}
-        texts = self.texts.texts(missing)
-        for lo in range(0, len(missing), 512):  # hashed in batches
-            hashes, offsets = shingle_hashes(texts[lo:lo + 512], self.n_grams)
-            for i, doc in enumerate(missing[lo:lo + 512].tolist()):
-                # the top 32 bits: half the memory; two of a document's ~200 shingles share them
-                # with probability ~1e-5, too rare to move a Jaccard across the threshold
-                self._shingles[doc] = np.unique((hashes[offsets[i]:offsets[i + 1]] >> np.uint64(32)).astype(np.uint32))
-            texts[lo:lo + 512] = [""] * len(texts[lo:lo + 512])  # drop texts once hashed
+        batch: list[tuple[int, str]] = []
+
+        def hash_batch():  # the top 32 bits: half the memory; two of a document's ~200 shingles
+            # share them with probability ~1e-5, too rare to move a Jaccard across the threshold
+            hashes, offsets = shingle_hashes([text for _, text in batch], self.n_grams)
+            for i, (position, _) in enumerate(batch):
+                self._shingles[int(missing[position])] = np.unique(
+                    (hashes[offsets[i]:offsets[i + 1]] >> np.uint64(32)).astype(np.uint32))
+            batch.clear()
+
+        for item in self.texts.each_text(missing):  # texts hashed as they are read, 512 at a time
+            batch.append(item)
+            if len(batch) == 512:
+                hash_batch()
+        if batch:
+            hash_batch()
 
 
 def greedy_keepers(docs: np.ndarray, labels: np.ndarray, priority: np.ndarray, similar: Similarity) -> np.ndarray:
