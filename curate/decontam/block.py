@@ -92,10 +92,10 @@ class Decontaminate(CurateStep):
         return [(f"{self.name}_ngrams", "<=", self.min_ngrams - 1)]
 
     def report(self, ctx: RunContext) -> str | None:
-        import pyarrow.parquet as pq
+        from curate.dedup.work import read_parquet_file
 
         files = storage.glob(storage.join(self.folder, "hits"), "[0-9]*.parquet")
-        hits = pa.concat_tables([pq.read_table(f) for f in files]) if files else HITS_SCHEMA.empty_table()
+        hits = pa.concat_tables([read_parquet_file(f).read() for f in files]) if files else HITS_SCHEMA.empty_table()
         index_stats = self._index.stats
         summary = {}
         for name in self.eval_sets:

@@ -12,19 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from curate.dedup.normalise import normalise_batch
-from curate.dedup.signatures import odd_multipliers
-
-
-def ngram_hashes(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(hashes, hash_offsets, normalised buffer, text offsets): text d's n-gram hashes are
-    hashes[hash_offsets[d]:hash_offsets[d + 1]], in word order; a text of fewer than n words has
-    one, of all its words."""
-    from curate.dedup import kernels
-
-    buf, offsets = normalise_batch(texts)
-    hashes, hash_offsets = kernels.shingle_hashes(buf, offsets, odd_multipliers(n))
-    return hashes, hash_offsets, buf, offsets
+from curate.dedup.signatures import shingles_and_words
 
 
 @dataclass
@@ -44,7 +32,7 @@ class NgramIndex:
     def build(cls, eval_sets: dict[str, list[str]], n: int = 13) -> "NgramIndex":
         hashes, sets, items, stats = [], [], [], {}
         for number, (name, texts) in enumerate(eval_sets.items()):
-            h, offsets, buf, text_offsets = ngram_hashes(texts, n)
+            h, offsets, buf, text_offsets = shingles_and_words(texts, n)
             hashes.append(h)
             sets.append(np.full(len(h), number, np.int32))
             items.append(np.repeat(np.arange(len(texts), dtype=np.int32), np.diff(offsets)))
@@ -78,7 +66,7 @@ class NgramIndex:
 
     def matches(self, texts: list[str]) -> list[Match | None]:
         """For each text: None, or what it shares with the eval sets."""
-        hashes, offsets, buf, text_offsets = ngram_hashes(texts, self.n)
+        hashes, offsets, buf, text_offsets = shingles_and_words(texts, self.n)
         where = self.found(hashes)
         out: list[Match | None] = []
         for d in range(len(texts)):

@@ -32,9 +32,16 @@ def odd_multipliers(n: int) -> np.ndarray:
 def shingle_hashes(texts: list[str], n: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """Hashes of every document's word n-grams: (hashes uint64, offsets) where document d's
     shingles are hashes[offsets[d]:offsets[d + 1]] (empty for a document without words)."""
+    return shingles_and_words(texts, n)[:2]
+
+
+def shingles_and_words(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`shingle_hashes`, and the normalised texts they came from, packed (buffer, offsets), for a
+    caller that wants the words of a shingle (decontamination's report)."""
     from curate.dedup import kernels
 
-    return kernels.shingle_hashes(*normalise_batch(texts), odd_multipliers(n))
+    buf, offsets = normalise_batch(texts)
+    return (*kernels.shingle_hashes(buf, offsets, odd_multipliers(n)), buf, offsets)
 
 
 @dataclass(frozen=True)

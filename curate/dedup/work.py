@@ -17,15 +17,16 @@ KEYS_SCHEMA = pa.schema([("id", pa.string()), ("url", pa.string()), ("score", pa
 
 
 class WorkFolder(Block):
-    """A dedup step's shared folder: given, else the run's staging folder for dedup (removed when
-    the run completes)."""
+    """The folder a family of stages shares: given, else the run's staging folder named
+    `staging_name` (removed when the run completes). Dedup's, and tokenize's."""
 
     work_dir: str | None = None
+    staging_name = "dedup"
 
     def prepare(self, ctx: RunContext) -> None:
         super().prepare(ctx)
         if self.work_dir is None:
-            self.work_dir = ctx.staging("dedup")
+            self.work_dir = ctx.staging(self.staging_name)
 
     def path(self, *parts: str) -> str:
         if self.work_dir is None:

@@ -29,17 +29,19 @@ from datatrove.pipeline.base import PipelineStep
 
 from curate import storage
 from curate.dedup.parts import range_of, read_parts, write_parts
-from curate.dedup.work import refuse_upstream
+from curate.dedup.work import WorkFolder, refuse_upstream
 from curate.errors import CurateError
-from curate.step import BYTES_IN, BYTES_OUT, DOCS_IN, DOCS_OUT, DROPPED, Block, Funnel, RunContext, Stage, utf8_len
+from curate.step import BYTES_IN, BYTES_OUT, DOCS_IN, DOCS_OUT, DROPPED, Funnel, RunContext, Stage, utf8_len
 from curate.tokens.formats import FORMATS, shard_files, token_dtype, write_shard
 
 BUCKETS = 4096  # parts of the key space in the per-task document tables
 MANIFEST = "tokens.json"
 
 
-class TokenSettings(Block):
-    """What both stages share: the tokenizer, the layout, the shards and the seed."""
+class TokenSettings(WorkFolder):
+    """What both stages share: the tokenizer, the layout, the shards, the seed and the staging."""
+
+    staging_name = "tokens"
 
     def __init__(self, tokenizer: str, format: str = "megatron", shards: int = 1, seed: int = 0,
                  output: str | None = None, batch_size: int = 1000):
@@ -50,12 +52,10 @@ class TokenSettings(Block):
             raise CurateError(f"tokenize: shards must be an integer from 1 to {BUCKETS}, got {shards!r}")
         self.tokenizer_path, self.format, self.shards, self.seed = tokenizer, format, shards, seed
         self.output, self.batch_size = output, batch_size
-        self.work_dir: str | None = None
         self._tokenizer = None
 
     def prepare(self, ctx: RunContext) -> None:
         super().prepare(ctx)
-        self.work_dir = ctx.staging("tokens")
         self.output = self.output or ctx.output
         self.tokenizer  # noqa: B018 - a missing or broken tokenizer fails the run before any task
 
@@ -70,11 +70,6 @@ class TokenSettings(Block):
 
     def __getstate__(self):
         return {**self.__dict__, "_tokenizer": None}
-
-    def path(self, *parts: str) -> str:
-        if self.work_dir is None:
-            raise CurateError(f"{self.name}: run the pipeline with `curate run` (it needs the run's staging folder)")
-        return storage.join(self.work_dir, *parts)
 
     @property
     def dtype(self) -> np.dtype:

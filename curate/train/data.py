@@ -114,9 +114,10 @@ def tokenize(name: str, texts: list[str], tokenizer, exclude=None) -> TokenStrea
     n-gram with `exclude` (a curate.decontam.NgramIndex of the eval sets) are left out and counted."""
     skipped: Counter = Counter()
     if exclude is not None:
-        kept = [t for start in range(0, len(texts), 1000)
-                for t, match in zip(texts[start:start + 1000], exclude.matches(texts[start:start + 1000]))
-                if match is None]
+        kept = []
+        for start in range(0, len(texts), 1000):
+            batch = texts[start:start + 1000]
+            kept += [t for t, match in zip(batch, exclude.matches(batch)) if match is None]
         skipped["in_eval_set"] = len(texts) - len(kept)
         texts = kept
     if not texts:
