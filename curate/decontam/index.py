@@ -57,6 +57,12 @@ class NgramIndex:
     def __len__(self) -> int:
         return len(self.hashes)
 
+    def digest(self) -> str:
+        """What the index matches, as a hash: equal digests leave out the same documents."""
+        import hashlib
+
+        return hashlib.sha256(self.hashes.tobytes() + str(self.n).encode()).hexdigest()
+
     def found(self, hashes: np.ndarray) -> np.ndarray:
         """Index positions of `hashes` (-1 where absent)."""
         if not len(self.hashes) or not len(hashes):

@@ -188,6 +188,7 @@ class WriteTokenShards(TokenSettings, PipelineStep):
         documents, tokens = sum(s.get("documents", 0) for s in shards), sum(s.get("tokens", 0) for s in shards)
         storage.write_json(storage.join(self.output, MANIFEST), {
             "format": self.format, "dtype": self.dtype.name, "tokenizer": self.tokenizer_path,
+            "tokenizer_sha256": self.tokenizer.sha256,
             "eod": self.tokenizer.eod, "vocab_size": self.tokenizer.vocab_size, "seed": self.seed,
             "documents": documents, "tokens": tokens,
             "shards": [{"prefix": shard_name(s, self.shards), "files": [os.path.basename(f) for f in

@@ -19,11 +19,14 @@ from dataclasses import replace
 import numpy as np
 from loguru import logger
 
+from curate import storage
+from curate.io.inputs import expand_inputs
 from curate.storage import glob as files_in
 from curate.errors import CurateError
-from curate.train.config import Ablation, Mix, Pipeline, RandomBytes, Source, Texts
+from curate.train.cache import TokenCache, default_folder, file_fingerprints
+from curate.train.config import Ablation, Mix, Pipeline, RandomBytes, Source, Texts, Tokens
 from curate.decontam.index import NgramIndex
-from curate.train.data import TokenStream, WindowSampler, eval_set, read_texts, tokenize
+from curate.train.data import TokenStream, WindowSampler, eval_set, read_texts, read_token_output, tokenize
 from curate.train.flops import flops_per_step
 from curate.train.model import ModelConfig, preset
 
@@ -47,7 +50,8 @@ def model_config(ablation: Ablation, vocab_size: int, preset_name: str | None = 
 
 
 def run_ablation(ablation: Ablation, out: str, device: str | None = None, compile: bool = False,
-                 progress: bool | None = None) -> dict:
+                 progress: bool | None = None, cache: str | None = "") -> dict:
+    """`cache`: the token cache folder ("" the default one, None no cache; curate/train/cache.py)."""
     from curate.train.loop import train
     from curate.train.tokenize import load_tokenizer
 
@@ -71,12 +75,13 @@ def run_ablation(ablation: Ablation, out: str, device: str | None = None, compil
     # the Decontaminate block's index and rule (curate/decontam)
     held_out = NgramIndex.build(eval_texts)
 
-    variants = {name: _materialize(name, spec, tokenizer, held_out, out) for name, spec in ablation.variants.items()}
+    reader = SourceReader(tokenizer, held_out, out, TokenCache(default_folder() if cache == "" else cache))
+    variants = {name: reader.variant(name, spec) for name, spec in ablation.variants.items()}
     data_info = {name: _describe(sources) for name, (sources, _) in variants.items()}
     for name, info in data_info.items():
         log(f"variant {name}: {info['documents']} documents, {info['tokens']} tokens"
             + (f" ({info['left_out_in_eval_sets']} documents left out: also in an eval set)"
-               if info["left_out_in_eval_sets"] else ""))
+               if info["left_out_in_eval_sets"] else "") + (" (tokens from the cache)" if info["cached"] else ""))
 
     rows: list[dict] = []
     runs = [(seed, name) for seed in ablation.seeds for name in ablation.variants]
@@ -103,33 +108,65 @@ def log(message: str) -> None:
     logger.info(message)
 
 
-def _materialize(name: str, spec: Source, tokenizer, held_out: NgramIndex, out: str):
-    """A variant's training sources and their weights."""
-    if isinstance(spec, Mix):
-        if not spec.parts:
-            raise CurateError(f"variant {name}: an empty mix")
-        sources, weights = [], []
-        for i, (part, weight) in enumerate(spec.parts):
-            if isinstance(part, Mix):
-                raise CurateError(f"variant {name}: a mix inside a mix")
-            sources.append(_source(f"{name}[{i}]", part, tokenizer, held_out, out))
-            weights.append(float(weight))
-        return sources, weights
-    return [_source(name, spec, tokenizer, held_out, out)], [1.0]
+class SourceReader:
+    """Each variant's training tokens: read, decontaminated against the eval sets and tokenised,
+    or taken from the token cache when the tokenizer, the source, its files and the eval sets are
+    the ones it was cached with."""
 
+    def __init__(self, tokenizer, held_out: NgramIndex, out: str, cache: TokenCache):
+        self.tokenizer, self.held_out, self.out, self.cache = tokenizer, held_out, out, cache
+        self.eval_digest = held_out.digest()
 
-def _source(name: str, spec, tokenizer, held_out: NgramIndex, out: str) -> TokenStream:
-    if isinstance(spec, Texts):
-        return tokenize(name, read_texts(spec.paths, spec.column, where=spec.where), tokenizer, exclude=held_out)
-    if isinstance(spec, Pipeline):
-        folder = run_pipeline_variant(name, spec, out)
-        files = files_in(folder, "*.parquet")
-        if not files:
-            raise CurateError(f"variant {name}: {spec.file} wrote no Parquet to {folder}")
-        return tokenize(name, read_texts(files, spec.column), tokenizer, exclude=held_out)
-    if isinstance(spec, RandomBytes):
-        return random_bytes(name, spec, tokenizer)
-    raise CurateError(f"variant {name}: unknown source {type(spec).__name__}")
+    def variant(self, name: str, spec: Source) -> tuple[list[TokenStream], list[float]]:
+        """A variant's training sources and their weights."""
+        if isinstance(spec, Mix):
+            if not spec.parts:
+                raise CurateError(f"variant {name}: an empty mix")
+            sources, weights = [], []
+            for i, (part, weight) in enumerate(spec.parts):
+                if isinstance(part, Mix):
+                    raise CurateError(f"variant {name}: a mix inside a mix")
+                sources.append(self.source(f"{name}[{i}]", part))
+                weights.append(float(weight))
+            return sources, weights
+        return [self.source(name, spec)], [1.0]
+
+    def source(self, name: str, spec) -> TokenStream:
+        if isinstance(spec, RandomBytes):
+            return random_bytes(name, spec, self.tokenizer)
+        if isinstance(spec, Texts):
+            files, column, where = expand_inputs(list(spec.paths)), spec.column, spec.where
+        elif isinstance(spec, Pipeline):
+            folder = run_pipeline_variant(name, spec, self.out)
+            files, column, where = files_in(folder, "*.parquet"), spec.column, {}
+            if not files:
+                raise CurateError(f"variant {name}: {spec.file} wrote no Parquet to {folder}")
+        elif isinstance(spec, Tokens):
+            from curate.tokens.formats import shard_files
+            from curate.tokens.steps import MANIFEST
+
+            manifest = storage.read_json(storage.join(spec.path, MANIFEST)) or {}
+            column, where = None, {}
+            files = [storage.join(spec.path, MANIFEST)] + [
+                storage.join(spec.path, f) for s in manifest.get("shards", [])
+                for f in shard_files(s["prefix"], manifest["format"])]
+            if not manifest:
+                return read_token_output(name, spec.path, self.tokenizer)  # says what is wrong
+        else:
+            raise CurateError(f"variant {name}: unknown source {type(spec).__name__}")
+        key = self.cache.key(tokenizer=self.tokenizer.sha256, kind=type(spec).__name__, column=column, where=where,
+                             files=file_fingerprints(files), eval_sets=self.eval_digest)
+        stream = self.cache.get(key, name)
+        if stream is not None:
+            stream.cached = True
+            return stream
+        if isinstance(spec, Tokens):
+            stream = read_token_output(name, spec.path, self.tokenizer, exclude=self.held_out)
+        else:
+            stream = tokenize(name, read_texts(files, column, where=where), self.tokenizer, exclude=self.held_out,
+                              per_token_bytes=False)
+        self.cache.put(key, stream)
+        return stream
 
 
 def run_pipeline_variant(name: str, spec: Pipeline, out: str) -> str:
@@ -178,6 +215,7 @@ def random_bytes(name: str, spec: RandomBytes, tokenizer) -> TokenStream:
 
 def _describe(sources: list[TokenStream]) -> dict:
     return {"documents": sum(s.documents for s in sources), "tokens": int(sum(len(s.tokens) for s in sources)),
+            "cached": all(s.cached for s in sources),
             "bytes": int(sum(s.n_bytes for s in sources)),
             "left_out_in_eval_sets": int(sum(s.skipped.get("in_eval_set", 0) for s in sources)),
             "sources": [{"name": s.name, "documents": s.documents, "tokens": int(len(s.tokens))} for s in sources]}

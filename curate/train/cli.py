@@ -22,6 +22,10 @@ def add_parser(sub) -> None:
     parser.add_argument("--evals", type=int, help="evaluations per run (default: the config's)")
     parser.add_argument("--only", action="append", metavar="VARIANT",
                         help="train only these variants (and the baseline); repeatable")
+    parser.add_argument("--cache", metavar="DIR", help="where tokenised variants are cached, per tokenizer and "
+                                                       "source (default $CURATE_CACHE_DIR/tokens, else "
+                                                       "~/.cache/curate/tokens)")
+    parser.add_argument("--no-cache", action="store_true", help="tokenise every variant again and cache nothing")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (worth it on a GPU)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="a setting of a Python config (its Settings dataclass); repeatable")
@@ -64,7 +68,8 @@ def _ablate(args: argparse.Namespace) -> int:
                               f"(variants: {', '.join(ablation.variants)})")
         ablation.variants = {k: v for k, v in ablation.variants.items() if k in args.only or k == ablation.baseline}
     ablation.check(args.config)
-    summary = run_ablation(ablation, args.out, device=args.device, compile=args.compile)
+    summary = run_ablation(ablation, args.out, device=args.device, compile=args.compile,
+                           cache=None if args.no_cache else (args.cache or ""))
     print(format_table(summary))
     print(f"output: {args.out}/results.parquet, {args.out}/summary.json, {args.out}/curves.png")
     print(json.dumps({name: {e: v.get("verdict", "baseline") for e, v in info["eval"].items()}

@@ -41,6 +41,15 @@ class Pipeline:
 
 
 @dataclass
+class Tokens:
+    """A `curate tokenize` output folder (tokens.json and its Megatron, datatrove or numpy shards):
+    trained on as written, nothing tokenised. The ablation's tokenizer must be the one the shards
+    were made with."""
+
+    path: str
+
+
+@dataclass
 class RandomBytes:
     """A control: uniformly random bytes, in documents of `doc_bytes`. Anything trained on it
     should end far worse than real text."""
@@ -55,10 +64,10 @@ class Mix:
     """Several sources, each training window drawn from one of them by weight (1:1 real to
     synthetic text: Mix([(real, 1), (rephrased, 1)]))."""
 
-    parts: list[tuple[Texts | Pipeline | RandomBytes, float]]
+    parts: list[tuple[Texts | Pipeline | Tokens | RandomBytes, float]]
 
 
-Source = Texts | Pipeline | RandomBytes | Mix
+Source = Texts | Pipeline | Tokens | RandomBytes | Mix
 
 
 @dataclass
@@ -90,9 +99,9 @@ class Ablation:
         if self.evals < 1 or self.eval_tokens < 1:
             raise CurateError(f"{where}: evals and eval_tokens must be at least 1")
         for name, variant in self.variants.items():
-            if not isinstance(variant, (Texts, Pipeline, RandomBytes, Mix)):
+            if not isinstance(variant, (Texts, Pipeline, Tokens, RandomBytes, Mix)):
                 raise CurateError(f"{where}: variant {name!r} is a {type(variant).__name__}; use Texts, Pipeline, "
-                                  "RandomBytes or Mix")
+                                  "Tokens, RandomBytes or Mix")
         for name, data in self.eval_sets.items():
             if not isinstance(data, Texts):
                 raise CurateError(f"{where}: eval set {name!r} must be Texts(paths, column)")
@@ -185,6 +194,10 @@ def _toml_source(spec, where: str) -> Source:
             spec = dict(spec)
             file = spec.pop("pipeline")
             return Pipeline(file=file, **{**spec, "inputs": _paths(spec.get("inputs"), where)})
+        if "tokens" in spec:
+            if set(spec) != {"tokens"} or not isinstance(spec["tokens"], str):
+                raise CurateError(f"{where}: tokens = \"FOLDER\" (a curate tokenize output) and nothing else")
+            return Tokens(_paths(spec["tokens"], where)[0])
         if "random_bytes" in spec:
             return RandomBytes(n_bytes=int(spec["random_bytes"]), **{k: v for k, v in spec.items()
                                                                       if k != "random_bytes"})

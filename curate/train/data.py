@@ -23,17 +23,20 @@ log = logging.getLogger("curate.train")
 
 @dataclass
 class TokenStream:
-    """A body of text as one flat token array; `covered[i]` is the bytes token i stands for."""
+    """A body of text as one flat token array; `covered[i]` is the bytes token i stands for
+    (kept for eval sets, which need it; training text keeps only the total, `byte_count`)."""
 
     name: str
     tokens: np.ndarray
-    covered: np.ndarray
+    covered: np.ndarray | None
     documents: int
     skipped: Counter = field(default_factory=Counter)
+    byte_count: int = 0
+    cached: bool = False  # read from the token cache (curate/train/cache.py)
 
     @property
     def n_bytes(self) -> int:
-        return int(self.covered.sum())
+        return int(self.covered.sum()) if self.covered is not None else self.byte_count
 
 
 def read_texts(paths: list[str], column: str = "text", skipped: Counter | None = None,
@@ -109,15 +112,21 @@ def _jsonl_texts(path: str, field_name: str, skipped: Counter, where: dict) -> l
     return texts
 
 
-def tokenize(name: str, texts: list[str], tokenizer, exclude=None) -> TokenStream:
+def not_in_eval_sets(texts: list[str], exclude) -> list[bool]:
+    """For each text, whether it shares no n-gram with `exclude` (a curate.decontam.NgramIndex)."""
+    keep = []
+    for start in range(0, len(texts), 1000):
+        keep += [match is None for match in exclude.matches(texts[start:start + 1000])]
+    return keep
+
+
+def tokenize(name: str, texts: list[str], tokenizer, exclude=None, per_token_bytes: bool = True) -> TokenStream:
     """One flat array: each text's tokens, then the end-of-document token. Texts that share an
-    n-gram with `exclude` (a curate.decontam.NgramIndex of the eval sets) are left out and counted."""
+    n-gram with `exclude` (a curate.decontam.NgramIndex of the eval sets) are left out and counted.
+    Without `per_token_bytes` only the total of bytes covered is kept (training text)."""
     skipped: Counter = Counter()
     if exclude is not None:
-        kept = []
-        for start in range(0, len(texts), 1000):
-            batch = texts[start:start + 1000]
-            kept += [t for t, match in zip(batch, exclude.matches(batch)) if match is None]
+        kept = [t for t, keep in zip(texts, not_in_eval_sets(texts, exclude)) if keep]
         skipped["in_eval_set"] = len(texts) - len(kept)
         texts = kept
     if not texts:
@@ -131,7 +140,50 @@ def tokenize(name: str, texts: list[str], tokenizer, exclude=None) -> TokenStrea
         for i, c in zip(ids, cov):
             parts += [i.astype(dtype, copy=False), eod]
             covered += [c.astype(np.int32, copy=False), no_bytes]
-    return TokenStream(name, np.concatenate(parts), np.concatenate(covered), len(texts), skipped)
+    covered = np.concatenate(covered)
+    if per_token_bytes:
+        return TokenStream(name, np.concatenate(parts), covered, len(texts), skipped)
+    return TokenStream(name, np.concatenate(parts), None, len(texts), skipped, byte_count=int(covered.sum()))
+
+
+def read_token_output(name: str, folder: str, tokenizer, exclude=None) -> TokenStream:
+    """The documents of a `curate tokenize` output folder (tokens.json and its shards, any
+    format), in shard order, as written: nothing is tokenised. The shards must have been made with
+    `tokenizer` (checked by its file's hash, or its vocabulary and end-of-document id). Documents are
+    decoded once to count their bytes and to leave out those that share an n-gram with `exclude`."""
+    from curate import storage
+    from curate.tokens.formats import read_shard
+    from curate.tokens.steps import MANIFEST
+
+    manifest_path = storage.join(folder, MANIFEST)
+    manifest = storage.read_json(manifest_path) if storage.exists(manifest_path) else None
+    if not isinstance(manifest, dict) or "shards" not in manifest:
+        raise CurateError(f"variant {name}: {folder} is not a `curate tokenize` output (no {MANIFEST})")
+    made_with = manifest.get("tokenizer_sha256")
+    same = made_with == getattr(tokenizer, "sha256", None) if made_with else \
+        (manifest.get("vocab_size"), manifest.get("eod")) == (tokenizer.vocab_size, tokenizer.eod)
+    if not same:
+        raise CurateError(f"variant {name}: {folder} was tokenized with {manifest.get('tokenizer')}, not the "
+                          f"ablation's tokenizer {tokenizer.name} (set tokenizer / --tokenizer to the same file)")
+    documents = []
+    for shard in manifest["shards"]:
+        documents += read_shard(storage.join(folder, shard["prefix"]), manifest["format"])
+    for number, doc in enumerate(documents):
+        if not len(doc) or doc[-1] != tokenizer.eod:
+            raise CurateError(f"variant {name}: {folder}: document {number} does not end with the end-of-document "
+                              f"id {tokenizer.eod}")
+    texts = tokenizer.decode([doc[:-1] for doc in documents])
+    skipped: Counter = Counter()
+    if exclude is not None:
+        keep = not_in_eval_sets(texts, exclude)
+        skipped["in_eval_set"] = keep.count(False)
+        documents = [d for d, k in zip(documents, keep) if k]
+        texts = [t for t, k in zip(texts, keep) if k]
+    if not documents:
+        raise CurateError(f"variant {name}: no documents to train on in {folder}")
+    dtype = np.uint16 if tokenizer.vocab_size <= 1 << 16 else np.int32
+    return TokenStream(name, np.concatenate(documents).astype(dtype, copy=False), None, len(documents), skipped,
+                       byte_count=sum(len(t.encode("utf-8", "surrogatepass")) for t in texts))
 
 
 class WindowSampler:

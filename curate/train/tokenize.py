@@ -8,6 +8,7 @@ those tokens cover). The end-of-document token covers no bytes.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from curate.errors import CurateError
 class ByteTokenizer:
     """One token per UTF-8 byte (0-255), and 256 ends a document."""
 
-    name = "bytes"
+    name = sha256 = "bytes"
     vocab_size = 257
     eod = 256
 
@@ -27,6 +28,9 @@ class ByteTokenizer:
         """Token ids and bytes covered per token, one array each per text."""
         ids = [np.frombuffer(t.encode("utf-8", "surrogatepass"), dtype=np.uint8).astype(np.uint16) for t in texts]
         return ids, [np.ones(len(i), dtype=np.uint8) for i in ids]
+
+    def decode(self, ids: list[np.ndarray]) -> list[str]:
+        return [np.asarray(i, dtype=np.uint8).tobytes().decode("utf-8", "surrogatepass") for i in ids]
 
 
 class HFTokenizer:
@@ -45,6 +49,8 @@ class HFTokenizer:
         except Exception as e:  # noqa: BLE001 - the Rust side raises plain Exception
             raise CurateError(f"tokenizer {path}: not a tokenizers JSON file ({e})") from None
         self.name = path
+        with open(path, "rb") as f:
+            self.sha256 = hashlib.sha256(f.read()).hexdigest()  # the tokenizer's identity, wherever it lies
         size = self.tokenizer.get_vocab_size()
         known = [self.tokenizer.token_to_id(n) for n in self.EOD_NAMES]
         known = [i for i in known if i is not None]
@@ -57,6 +63,9 @@ class HFTokenizer:
             ids.append(np.asarray(enc.ids, dtype=np.int64))
             covered.append(_bytes_per_token(text, enc.offsets))
         return ids, covered
+
+    def decode(self, ids: list[np.ndarray]) -> list[str]:
+        return self.tokenizer.decode_batch([np.asarray(i).tolist() for i in ids], skip_special_tokens=False)
 
 
 def _bytes_per_token(text: str, offsets: list[tuple[int, int]]) -> np.ndarray:
