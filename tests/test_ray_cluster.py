@@ -68,3 +68,31 @@ def test_the_recipe_on_two_ray_nodes_gives_the_local_rows(two_nodes, shared_data
                             capture_output=True, text=True, timeout=120)
     assert status.returncode == 0, status.stderr
     assert set(json.loads(status.stdout)["stages"][0]["nodes"]) == set(nodes)
+
+
+def shard_bytes(folder: Path) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name.startswith("shard_")}
+
+
+def test_tokenize_on_two_ray_nodes_writes_the_local_shards(two_nodes, shared_data, tmp_path):
+    lines = (shared_data / "wikipedia" / "enwiki-2016-sample.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "docs").mkdir()
+    for part in range(3):  # a file per task
+        (tmp_path / "docs" / f"part-{part}.jsonl").write_text("".join(lines[part * 30:(part + 1) * 30]))
+    args = ["tokenize", str(tmp_path / "docs"), "--tokenizer", str(shared_data / "tokenizers" / "gpt2-tokenizer.json"),
+            "--format", "megatron", "--shards", "2", "--tasks", "3"]
+    local = subprocess.run([sys.executable, "-m", "curate.cli", *args, "--out", str(tmp_path / "local")],
+                           capture_output=True, text=True, timeout=600)
+    assert local.returncode == 0, local.stderr[-3000:]
+    ray = subprocess.run([sys.executable, "-m", "curate.cli", *args, "--out", str(tmp_path / "ray"),
+                          "--executor", "ray", "--workers", "2"], env={**os.environ, **two_nodes.env},
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert ray.returncode == 0, ray.stderr[-3000:]
+    shards = shard_bytes(tmp_path / "local")
+    assert sorted(shards) == ["shard_00000_of_00002.bin", "shard_00000_of_00002.idx", "shard_00001_of_00002.bin",
+                              "shard_00001_of_00002.idx"]
+    assert shard_bytes(tmp_path / "ray") == shards
+    manifest = json.loads((tmp_path / "ray" / "tokens.json").read_text())
+    assert manifest["documents"] == 90 and manifest["tokens"] > 0  # 3 files of 30
+    beats = [json.loads(p.read_text()) for p in Path(f"{tmp_path / 'ray'}.curate").glob("stage_1/progress/*.json")]
+    assert {b["ray_node"] for b in beats} == set(two_nodes.node_ids())

@@ -134,6 +134,29 @@ def test_the_recipe_on_slurm_gives_the_local_rows(slurm, crawl, lid_model, tmp_p
     wait_for_empty_queue(slurm)
 
 
+def test_tokenize_on_slurm_writes_the_local_shards(slurm, shared_data, tmp_path):
+    lines = (shared_data / "wikipedia" / "enwiki-2016-sample.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "docs").mkdir()
+    for part in range(3):  # a file per task
+        (tmp_path / "docs" / f"part-{part}.jsonl").write_text("".join(lines[part * 30:(part + 1) * 30]))
+    args = ["tokenize", str(tmp_path / "docs"), "--tokenizer", str(shared_data / "tokenizers" / "gpt2-tokenizer.json"),
+            "--format", "numpy", "--shards", "2", "--tasks", "3"]
+    local = curate(*args, "--out", str(tmp_path / "local"), env=slurm.env)
+    assert local.returncode == 0, local.stderr
+    on_slurm = curate(*args, "--out", str(tmp_path / "slurm"), "--executor", "slurm", "--workers", "2",
+                      "--time", "00:20:00", "--slurm-env", f"source {sys.prefix}/bin/activate", env=slurm.env)
+    assert on_slurm.returncode == 0, on_slurm.stderr[-3000:]
+
+    def shards(folder: Path) -> dict:
+        return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name.startswith("shard_")}
+
+    assert len(shards(tmp_path / "local")) == 4 and shards(tmp_path / "slurm") == shards(tmp_path / "local")
+    assert json.loads((tmp_path / "slurm" / "tokens.json").read_text())["documents"] == 90  # 3 files of 30
+    jobs = json.loads((Path(f"{tmp_path / 'slurm'}.curate") / "slurm_jobs.json").read_text())
+    assert len(jobs) == 2 and all(jobs.values())  # encoding, then the shard writers
+    wait_for_empty_queue(slurm)
+
+
 def test_a_task_cancelled_mid_run_then_the_same_command_completes(slurm, crawl, lid_model, tmp_path):
     pipeline = tmp_path / "own_blocks.py"
     pipeline.write_text(OWN_BLOCKS)
