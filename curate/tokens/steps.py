@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 
 import numpy as np
 import pyarrow as pa
@@ -63,9 +64,11 @@ class TokenSettings(WorkFolder):
     def tokenizer(self):
         """curate.train's HFTokenizer, loaded on first use in each worker (not pickled)."""
         if self._tokenizer is None:
-            from curate.train.tokenize import HFTokenizer
+            from curate.train.tokenize import load_tokenizer
 
-            self._tokenizer = HFTokenizer(self.tokenizer_path)
+            if self.tokenizer_path in (None, "", "bytes"):
+                raise CurateError("tokenize: give a tokenizers tokenizer.json (--tokenizer PATH)")
+            self._tokenizer = load_tokenizer(self.tokenizer_path)
         return self._tokenizer
 
     def __getstate__(self):
@@ -86,12 +89,15 @@ class TokenizeDocuments(TokenSettings, PipelineStep):
         written = 0
         batch: list[Document] = []
         with storage.writing(self.path(f"{rank:05d}.bin")) as out:
+            batch_bytes = 0
+
             def flush():
-                nonlocal written
+                nonlocal written, batch_bytes
                 start = time.process_time()
                 encodings = self.tokenizer.tokenizer.encode_batch([d.text for d in batch], add_special_tokens=False)
+                eod, per_source = [self.tokenizer.eod], Counter()
                 for doc, enc in zip(batch, encodings):
-                    tokens = np.asarray(enc.ids + [self.tokenizer.eod], np.uint32)
+                    tokens = np.asarray(enc.ids + eod, np.uint32)
                     out.write(tokens.tobytes())
                     keys.append(shuffle_key(doc, self.seed))
                     offsets.append(written)
@@ -99,20 +105,25 @@ class TokenizeDocuments(TokenSettings, PipelineStep):
                     source = str(doc.metadata.get("source_file") or "")
                     sources.append(source)
                     written += len(tokens)
-                    funnel.counts["tokens"] += len(tokens)
-                    funnel.counts[f"tokens.source.{os.path.basename(source) or '-'}"] += len(tokens)
-                    funnel.counts[DOCS_OUT] += 1
-                    funnel.counts[BYTES_OUT] += utf8_len(doc.text)
+                    per_source[source] += len(tokens)
+                for source, tokens in per_source.items():
+                    funnel.counts["tokens"] += tokens
+                    funnel.counts[f"tokens.source.{os.path.basename(source) or '-'}"] += tokens
+                funnel.counts[DOCS_OUT] += len(batch)
+                funnel.counts[BYTES_OUT] += batch_bytes  # the text is passed on as it came in
+                batch_bytes = 0
                 funnel.cpu_s += time.process_time() - start
                 batch.clear()
 
             for doc in data:
+                size = utf8_len(doc.text)
                 funnel.counts[DOCS_IN] += 1
-                funnel.counts[BYTES_IN] += utf8_len(doc.text)
+                funnel.counts[BYTES_IN] += size
                 if not doc.text:
                     funnel.counts[f"{DROPPED}empty"] += 1  # nothing to train on; it would be a lone end-of-document
                     continue
                 batch.append(doc)
+                batch_bytes += size
                 if len(batch) >= self.batch_size:
                     flush()
                 yield doc
