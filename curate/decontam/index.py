@@ -47,6 +47,14 @@ class NgramIndex:
         hashes = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
         sets = np.concatenate(sets) if sets else np.zeros(0, np.int32)
         items = np.concatenate(items) if items else np.zeros(0, np.int32)
+        # normalisation writes every number as 0, so n numbers in a row (a table, a list of
+        # scores) are the same n-gram wherever they occur: it says nothing about where a text
+        # came from, and would tie any two tables of figures together
+        numbers_only = shingles_and_words([" ".join(["0"] * n)], n)[0]
+        informative = ~np.isin(hashes, numbers_only)
+        for name, number in zip(eval_sets, range(len(eval_sets))):
+            stats[name]["numbers_only_ngrams"] = int(np.count_nonzero(~informative & (sets == number)))
+        hashes, sets, items = hashes[informative], sets[informative], items[informative]
         # sorted by hash, the first occurrence (eval set order, then item order) kept for each
         order = np.lexsort((np.arange(len(hashes)), hashes))
         hashes, sets, items = hashes[order], sets[order], items[order]
