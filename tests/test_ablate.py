@@ -13,7 +13,7 @@ import pytest
 from curate.cli import main
 from curate.errors import CurateError
 from curate.run import leave_out_steps
-from curate.train.ablate import NOISE_FLOOR, verdict
+from curate.train.verdicts import NOISE_FLOOR, verdict
 from curate.train.config import Ablation, Mix, Pipeline, RandomBytes, Texts, load_ablation
 
 MODEL = {"n_layer": 1, "n_head": 2, "d_model": 32, "context": 32, "batch_size": 8, "learning_rate": 0.01}
@@ -92,8 +92,8 @@ def test_results_parquet_schema_and_values(ablation_run):
     code, out, _ = ablation_run
     assert code == 0
     table = pq.read_table(out / "results.parquet")
-    assert table.column_names == ["variant", "seed", "step", "flops", "tokens", "epochs", "train_loss", "eval_set",
-                                  "eval_bpb"]
+    assert table.column_names == ["variant", "seed", "subsample", "step", "flops", "tokens", "epochs", "train_loss",
+                                  "eval_set", "metric", "value", "eval_bpb"]
     rows = table.to_pylist()
     assert len(rows) == 5 * 2 * 3 * 2  # variants x seeds x evaluations x eval sets
     assert {r["variant"] for r in rows} == {"wiki", "random", "mix", "web c4", "web no c4"}
@@ -102,6 +102,7 @@ def test_results_parquet_schema_and_values(ablation_run):
     for r in rows:
         assert r["flops"] == r["step"] * step_flops and r["tokens"] == r["step"] * 8 * 32
         assert 0 < r["eval_bpb"] < 9 and r["train_loss"] > 0 and r["epochs"] > 0
+        assert r["metric"] == "bpb" and r["value"] == r["eval_bpb"] and r["subsample"] == 0
     random_final = [r for r in rows if r["variant"] == "random" and r["step"] == 60]
     # 60 steps x 256 tokens from 200,000 random bytes (+ one end-of-document token per 2,000)
     assert random_final[0]["epochs"] == pytest.approx(60 * 256 / 200_100, rel=1e-6)

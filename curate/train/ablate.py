@@ -1,9 +1,10 @@
 """`curate ablate`: train the same model from the same seeds on the same FLOP budget on each
-variant of the training data, and say which variants beat the baseline on held-out bits per byte.
+variant of the training data, and say which variants beat the baseline, which stage adds what on
+top of the one before, and what the full recipe loses without each stage, on held-out bits per
+byte and cloze tasks (curate/train/verdicts.py).
 
-Outputs in OUT/: results.parquet (one row per variant, seed, evaluation and eval set),
-summary.json (final bpb per variant and eval set, mean and spread over seeds, difference to the
-baseline, verdict), curves.png (eval bpb against FLOPs), variants/<name>/ (what pipeline
+Outputs in OUT/: results.parquet (one row per variant, seed, data subsample, evaluation, eval set
+and metric), summary.json, curves.png (scores against FLOPs), variants/<name>/ (what pipeline
 variants wrote). Results are rewritten after every run, so an interrupted ablation keeps the
 runs it finished.
 """
@@ -26,16 +27,15 @@ from curate.errors import CurateError
 from curate.train.cache import TokenCache, default_folder, file_fingerprints
 from curate.train.config import Ablation, Mix, Pipeline, RandomBytes, Source, Texts, Tokens
 from curate.decontam.index import NgramIndex
-from curate.train.data import TokenStream, WindowSampler, eval_set, read_texts, read_token_output, tokenize
+from curate.train.cloze import build_cloze
+from curate.train.data import (TokenStream, WindowSampler, document_counts, eval_set, read_texts, read_token_output,
+                               subsample, tokenize)
 from curate.train.flops import flops_per_step
 from curate.train.model import ModelConfig, preset
+from curate.train.verdicts import summarize
 
-RESULT_COLUMNS = ("variant", "seed", "step", "flops", "tokens", "epochs", "train_loss", "eval_set", "eval_bpb")
-NOISE_MULTIPLE = 2.0  # a difference counts when larger than this many seed spreads
-NOISE_FLOOR = 0.002  # bpb: with near-identical seeds, differences below this are still noise
-VERDICT_RULE = (f"diff = mean final bpb of the variant - the baseline's (same seeds); noise = the larger of the two "
-                f"spreads (sample standard deviation over seeds), at least {NOISE_FLOOR} bpb; 'helps' if diff < "
-                f"-{NOISE_MULTIPLE:g} x noise, 'hurts' if diff > {NOISE_MULTIPLE:g} x noise, else 'within noise'")
+RESULT_COLUMNS = ("variant", "seed", "subsample", "step", "flops", "tokens", "epochs", "train_loss", "eval_set",
+                  "metric", "value", "eval_bpb")
 
 
 def model_config(ablation: Ablation, vocab_size: int, preset_name: str | None = None,
@@ -71,8 +71,13 @@ def run_ablation(ablation: Ablation, out: str, device: str | None = None, compil
         data = eval_set(tokenize(f"eval set {name}", texts, tokenizer), config.context, ablation.eval_tokens)
         data.name = name
         eval_sets.append(data)
-    # training variants leave out every document that shares a 13-word n-gram with an eval set:
-    # the Decontaminate block's index and rule (curate/decontam)
+    cloze_sets = []
+    for name, task in ablation.cloze.items():
+        texts = eval_texts[f"cloze {name}"] = read_texts(task.paths, task.column)
+        cloze_sets.append(build_cloze(name, texts, tokenizer, config.context, task.items, task.choices, task.seed,
+                                      task.kind))
+    # training variants leave out every document that shares a 13-word n-gram with an eval set
+    # or a cloze task: the Decontaminate block's index and rule (curate/decontam)
     held_out = NgramIndex.build(eval_texts)
 
     reader = SourceReader(tokenizer, held_out, out, TokenCache(default_folder() if cache == "" else cache))
@@ -82,21 +87,34 @@ def run_ablation(ablation: Ablation, out: str, device: str | None = None, compil
         log(f"variant {name}: {info['documents']} documents, {info['tokens']} tokens"
             + (f" ({info['left_out_in_eval_sets']} documents left out: also in an eval set)"
                if info["left_out_in_eval_sets"] else "") + (" (tokens from the cache)" if info["cached"] else ""))
+    shared = DataOverlap(variants, tokenizer.eod)
 
     rows: list[dict] = []
-    runs = [(seed, name) for seed in ablation.seeds for name in ablation.variants]
+    runs = [(seed, part, name) for seed in ablation.seeds for part in range(ablation.subsamples)
+            for name in ablation.variants]
     start = time.monotonic()
-    for number, (seed, name) in enumerate(runs, 1):
+    for number, (seed, part, name) in enumerate(runs, 1):
         sources, weights = variants[name]
+        if ablation.subsamples > 1:
+            sources = [subsample(s, tokenizer.eod, ablation.subsample, part) for s in sources]
         sampler = WindowSampler(sources, weights, config.context, seed)
-        label = f"[{number}/{len(runs)}] {name} seed {seed}"
+        label = f"[{number}/{len(runs)}] {name} seed {seed}" + (f" subsample {part}" if ablation.subsamples > 1 else "")
         log(f"{label}: training")
         for row in train(config, sampler, eval_sets, ablation.flops, seed, evals=ablation.evals, compile=compile,
-                         progress=progress, label=label):
-            rows.append({"variant": name, "seed": seed, **row})
+                         progress=progress, label=label, cloze_sets=cloze_sets):
+            rows.append({"variant": name, "seed": seed, "subsample": part, **row})
         write_results(rows, out)
     elapsed = time.monotonic() - start
-    summary = summarize(rows, ablation, config, tokenizer.name, data_info)
+    steps = int(ablation.flops // step_flops)
+    header = {"flops": ablation.flops, "steps": steps, "flops_per_step": step_flops,
+              "tokens_per_run": steps * config.batch_size * config.context, "model": config.as_dict(),
+              "tokenizer": tokenizer.name,
+              "eval_sets": {name: {"paths": spec.paths, "column": spec.column}
+                            for name, spec in ablation.eval_sets.items()},
+              "cloze": {name: {"paths": task.paths, "kind": task.kind, "items": task.items, "choices": task.choices,
+                               "seed": task.seed}
+                        for name, task in ablation.cloze.items()}}
+    summary = summarize(rows, ablation, data_info, shared, header)
     summary["train_seconds"] = round(elapsed, 1)
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
@@ -225,83 +243,34 @@ def write_results(rows: list[dict], out: str) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.schema([("variant", pa.string()), ("seed", pa.int64()), ("step", pa.int64()), ("flops", pa.float64()),
-                        ("tokens", pa.int64()), ("epochs", pa.float64()), ("train_loss", pa.float64()),
-                        ("eval_set", pa.string()), ("eval_bpb", pa.float64())])
+    schema = pa.schema([("variant", pa.string()), ("seed", pa.int64()), ("subsample", pa.int64()),
+                        ("step", pa.int64()), ("flops", pa.float64()), ("tokens", pa.int64()),
+                        ("epochs", pa.float64()), ("train_loss", pa.float64()), ("eval_set", pa.string()),
+                        ("metric", pa.string()), ("value", pa.float64()), ("eval_bpb", pa.float64())])
     table = pa.Table.from_pylist([{k: row[k] for k in RESULT_COLUMNS} for row in rows], schema=schema)
     tmp = os.path.join(out, "results.parquet.tmp")
     pq.write_table(table, tmp)
     os.replace(tmp, os.path.join(out, "results.parquet"))
 
 
-def _spread(values: list[float]) -> float:
-    return statistics.stdev(values) if len(values) > 1 else 0.0
+class DataOverlap:
+    """shared(a, b): the share of tokens two variants' training data have in common (documents
+    compared by a hash of their tokens): 1.0 for the same documents. Mixes count as the same only
+    when every part and weight is (None otherwise: no overlap is claimed)."""
 
+    def __init__(self, variants: dict, eod: int):
+        self.counts = {}
+        for name, (sources, weights) in variants.items():
+            counts = [document_counts(s, eod) for s in sources]
+            self.counts[name] = counts[0] if len(counts) == 1 else \
+                tuple((w, frozenset(c.items())) for w, c in zip(weights, counts))
 
-def verdict(diff: float, noise: float) -> str:
-    threshold = NOISE_MULTIPLE * max(noise, NOISE_FLOOR)
-    if diff < -threshold:
-        return "helps"
-    if diff > threshold:
-        return "hurts"
-    return "within noise"
-
-
-def summarize(rows: list[dict], ablation: Ablation, config: ModelConfig, tokenizer: str, data_info: dict) -> dict:
-    final: dict[tuple[str, str], dict[int, float]] = {}
-    last_step: dict[tuple[str, int], int] = {}
-    epochs: dict[str, list[float]] = {}
-    for row in rows:
-        key = (row["variant"], row["seed"])
-        last_step[key] = max(last_step.get(key, 0), row["step"])
-    for row in rows:
-        if row["step"] == last_step[(row["variant"], row["seed"])]:
-            final.setdefault((row["variant"], row["eval_set"]), {})[row["seed"]] = row["eval_bpb"]
-            if row["eval_set"] == rows[0]["eval_set"]:
-                epochs.setdefault(row["variant"], []).append(row["epochs"])
-    variants = {}
-    for name in ablation.variants:
-        per_set = {}
-        for eval_name in ablation.eval_sets:
-            by_seed = final[(name, eval_name)]
-            base = final[(ablation.baseline, eval_name)]
-            values = [by_seed[s] for s in ablation.seeds]
-            entry = {"final_bpb": {str(s): round(by_seed[s], 5) for s in ablation.seeds},
-                     "mean": round(statistics.fmean(values), 5), "spread": round(_spread(values), 5)}
-            if name != ablation.baseline:
-                diff = statistics.fmean(values) - statistics.fmean([base[s] for s in ablation.seeds])
-                noise = max(_spread(values), _spread([base[s] for s in ablation.seeds]))
-                entry.update({"diff_vs_baseline": round(diff, 5), "noise": round(max(noise, NOISE_FLOOR), 5),
-                              "verdict": verdict(diff, noise)})
-            per_set[eval_name] = entry
-        variants[name] = {"eval": per_set, "epochs": round(statistics.fmean(epochs[name]), 4),
-                          "data": data_info[name]}
-    return {"baseline": ablation.baseline, "flops": ablation.flops, "seeds": list(ablation.seeds),
-            "steps": int(ablation.flops // flops_per_step(config)), "flops_per_step": flops_per_step(config),
-            "tokens_per_run": int(ablation.flops // flops_per_step(config)) * config.batch_size * config.context,
-            "model": config.as_dict(), "tokenizer": tokenizer, "eval_sets": {
-                name: {"paths": spec.paths, "column": spec.column} for name, spec in ablation.eval_sets.items()},
-            "verdict_rule": VERDICT_RULE, "variants": variants}
-
-
-def format_table(summary: dict) -> str:
-    eval_names = list(next(iter(summary["variants"].values()))["eval"])
-    header = f"{'variant':<24} {'epochs':>7}"
-    for name in eval_names:
-        header += f" | {name + ' bpb':>16} {'diff':>8} {'verdict':<12}"
-    lines = [header, "-" * len(header)]
-    for variant, info in summary["variants"].items():
-        line = f"{variant[:24]:<24} {info['epochs']:>7.2f}"
-        for name in eval_names:
-            e = info["eval"][name]
-            bpb = f"{e['mean']:.4f}±{e['spread']:.4f}"
-            if variant == summary["baseline"]:
-                line += f" | {bpb:>16} {'':>8} {'(baseline)':<12}"
-            else:
-                line += f" | {bpb:>16} {e['diff_vs_baseline']:>+8.4f} {e['verdict']:<12}"
-        lines.append(line)
-    lines.append(f"bpb: mean±spread over seeds {summary['seeds']} at {summary['flops']:.3g} FLOPs. {VERDICT_RULE}.")
-    return "\n".join(lines)
+    def __call__(self, a: str, b: str) -> float | None:
+        x, y = self.counts[a], self.counts[b]
+        if isinstance(x, tuple) or isinstance(y, tuple):
+            return 1.0 if x == y else None
+        common = sum(min(tokens, y[h]) for h, tokens in x.items() if h in y)
+        return common / max(sum(x.values()), sum(y.values()), 1)
 
 
 def plot_curves(rows: list[dict], ablation: Ablation, path: str) -> None:
@@ -310,16 +279,17 @@ def plot_curves(rows: list[dict], ablation: Ablation, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    eval_names = list(ablation.eval_sets)
-    fig, axes = plt.subplots(1, len(eval_names), figsize=(6 * len(eval_names), 4.5), squeeze=False)
+    panels = [(name, "bpb") for name in ablation.eval_sets] + [(name, "cloze_prob") for name in ablation.cloze]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, eval_name in zip(axes[0], eval_names):
+    for ax, (eval_name, metric) in zip(axes[0], panels):
         for i, variant in enumerate(ablation.variants):
             colour = colours[i % len(colours)]
             by_flops: dict[float, list[float]] = {}
-            for seed in ablation.seeds:
-                points = sorted((r["flops"], r["eval_bpb"]) for r in rows
-                                if r["variant"] == variant and r["seed"] == seed and r["eval_set"] == eval_name)
+            for seed, part in {(r["seed"], r["subsample"]) for r in rows}:
+                points = sorted((r["flops"], r["value"]) for r in rows
+                                if r["variant"] == variant and (r["seed"], r["subsample"]) == (seed, part)
+                                and r["eval_set"] == eval_name and r["metric"] == metric)
                 if points:
                     ax.plot(*zip(*points), color=colour, alpha=0.3, linewidth=0.8)
                 for x, y in points:
@@ -328,13 +298,13 @@ def plot_curves(rows: list[dict], ablation: Ablation, path: str) -> None:
             label = variant + (" (baseline)" if variant == ablation.baseline else "")
             ax.plot(xs, [statistics.fmean(by_flops[x]) for x in xs], color=colour, marker="o", markersize=3,
                     label=label, linewidth=1.8 if variant == ablation.baseline else 1.2)
-        ax.set_title(f"held-out: {eval_name}")
+        ax.set_title(f"held-out: {eval_name}" if metric == "bpb" else f"cloze: {eval_name}")
         ax.set_xlabel("training FLOPs")
-        ax.set_ylabel("bits per byte")
+        ax.set_ylabel("bits per byte" if metric == "bpb" else "probability of the true word")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.suptitle(f"{ablation.flops:.3g} FLOPs per run, seeds {', '.join(map(str, ablation.seeds))}: mean (thick) "
-                 "and each seed (thin)", fontsize=10)
+                 "and each run (thin)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

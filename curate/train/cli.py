@@ -43,7 +43,8 @@ def _ablate(args: argparse.Namespace) -> int:
         need(module, "ablate", "curate ablate")
     from curate.errors import CurateError
     from curate.log import show_info_from
-    from curate.train.ablate import format_table, run_ablation
+    from curate.train.ablate import run_ablation
+    from curate.train.verdicts import format_table
     from curate.train.config import load_ablation
 
     show_info_from("curate.train")  # the trainer's progress; the pipeline variants' blocks: warnings only

@@ -71,6 +71,20 @@ Source = Texts | Pipeline | Tokens | RandomBytes | Mix
 
 
 @dataclass
+class Cloze:
+    """A cloze task from held-out text (curate/train/cloze.py): `items` sentence endings, each
+    against `choices - 1` distractors from the same article, drawn by `seed`; `kind` word_order
+    (the last 6 words reordered) or final_word (other words of the article)."""
+
+    paths: list[str]
+    column: str = "text"
+    items: int = 200
+    choices: int = 4
+    seed: int = 0
+    kind: str = "word_order"
+
+
+@dataclass
 class Ablation:
     variants: dict[str, Source]
     baseline: str
@@ -82,6 +96,13 @@ class Ablation:
     tokenizer: str | None = None  # None: bytes; else a tokenizer.json path
     evals: int = 8  # evaluations per run, at evenly spaced FLOPs
     eval_tokens: int = 16384  # predicted tokens per eval set (the first windows of it)
+    cloze: dict[str, Cloze] = field(default_factory=dict)  # cloze tasks scored next to bpb
+    chain: list[str] = field(default_factory=list)  # variants each adding one stage: marginal effects
+    leave_one_out: dict[str, str] = field(default_factory=dict)  # stage -> the full recipe without it
+    full: str | None = None  # the full recipe (default: the chain's last variant)
+    subsamples: int = 1  # data subsamples each variant trains on, per seed
+    subsample: str = "halves"  # "halves" (disjoint seeded halves) or "bootstrap" (documents with replacement)
+    average_last: int = 1  # a run's score: the mean of its last this many evaluations
 
     def check(self, where: str) -> "Ablation":
         if not self.variants:
@@ -91,13 +112,29 @@ class Ablation:
                               f"(variants: {', '.join(self.variants)})")
         if not self.eval_sets:
             raise CurateError(f"{where}: no eval sets")
-        if len(set(self.seeds)) < 2:
+        if self.subsamples < 1 or self.subsample not in ("halves", "bootstrap"):
+            raise CurateError(f"{where}: subsamples must be at least 1 and subsample 'halves' or 'bootstrap'")
+        if len(set(self.seeds)) * self.subsamples < 2:
             raise CurateError(f"{where}: give at least 2 seeds (the verdicts compare differences with the "
-                              f"spread over seeds)")
+                              f"spread over seeds and subsamples)")
         if not self.flops or self.flops <= 0:
             raise CurateError(f"{where}: flops must be a positive FLOP budget")
         if self.evals < 1 or self.eval_tokens < 1:
             raise CurateError(f"{where}: evals and eval_tokens must be at least 1")
+        if not 1 <= self.average_last <= self.evals:
+            raise CurateError(f"{where}: average_last must be from 1 to evals ({self.evals})")
+        named = {"chain": self.chain, "leave_one_out": list(self.leave_one_out.values()),
+                 "full": [self.full] if self.full else []}
+        for key, names in named.items():
+            unknown = [n for n in names if n not in self.variants]
+            if unknown:
+                raise CurateError(f"{where}: {key} names {', '.join(map(repr, unknown))}, not a variant "
+                                  f"(variants: {', '.join(self.variants)})")
+        if self.leave_one_out and not (self.full or self.chain):
+            raise CurateError(f"{where}: leave_one_out needs the full recipe: set full (or a chain)")
+        for name, task in self.cloze.items():
+            if not isinstance(task, Cloze):
+                raise CurateError(f"{where}: cloze {name!r} must be Cloze(paths, column, items, choices, seed)")
         for name, variant in self.variants.items():
             if not isinstance(variant, (Texts, Pipeline, Tokens, RandomBytes, Mix)):
                 raise CurateError(f"{where}: variant {name!r} is a {type(variant).__name__}; use Texts, Pipeline, "
@@ -153,6 +190,14 @@ def _from_toml(file: Path) -> Ablation:
     raw["eval_sets"] = {name: _toml_texts(spec, f"{where}: eval set {name!r}")
                         for name, spec in _table(raw["eval_sets"], f"{where}: eval_sets").items()}
     raw["flops"] = float(raw["flops"])
+    cloze = {}
+    for name, spec in _table(raw.get("cloze", {}), f"{where}: cloze").items():
+        spec = dict(_table(spec, f"{where}: cloze {name!r}"))
+        try:
+            cloze[name] = Cloze(**{**spec, "paths": _paths(spec.get("paths"), f"{where}: cloze {name!r}")})
+        except TypeError as e:
+            raise CurateError(f"{where}: cloze {name!r}: {e}") from None
+    raw["cloze"] = cloze
     return Ablation(**raw)
 
 

@@ -248,3 +248,39 @@ def eval_set(stream: TokenStream, context: int, max_tokens: int) -> EvalSet:
     targets = tokens[1:].reshape(windows, context)
     covered = stream.covered[1:n + 1].reshape(windows, context)
     return EvalSet(stream.name, inputs, targets, covered, stream)
+
+
+def documents_of(stream: TokenStream, eod: int) -> list[np.ndarray]:
+    """The stream's documents, each with its end-of-document token."""
+    ends = np.flatnonzero(stream.tokens == eod) + 1
+    return np.split(stream.tokens, ends[:-1]) if len(ends) else [stream.tokens]
+
+
+def subsample(stream: TokenStream, eod: int, mode: str, number: int) -> TokenStream:
+    """Data subsample `number` of a stream, for noise from the data as well as the seed.
+    halves: subsamples 2k and 2k+1 are the two disjoint halves of the documents under the k-th
+    seeded split; bootstrap: as many documents as the stream has, drawn with replacement by seed
+    `number`."""
+    documents = documents_of(stream, eod)
+    if mode == "halves":
+        order = np.random.default_rng(number // 2).permutation(len(documents))
+        half = len(documents) // 2
+        chosen = np.sort(order[:half] if number % 2 == 0 else order[half:])
+    else:
+        chosen = np.random.default_rng(number).integers(0, len(documents), len(documents))
+    if not len(chosen):
+        raise CurateError(f"{stream.name}: too few documents to subsample")
+    tokens = np.concatenate([documents[i] for i in chosen])
+    return TokenStream(f"{stream.name} (subsample {number})", tokens, None, len(chosen), stream.skipped,
+                       byte_count=round(stream.n_bytes * len(tokens) / max(len(stream.tokens), 1)))
+
+
+def document_counts(stream: TokenStream, eod: int) -> Counter:
+    """{hash of a document's tokens: tokens}, summed over equal documents: what two variants'
+    data share is the sum of the minima (curate/train/verdicts.py's 'same data')."""
+    import xxhash
+
+    counts: Counter = Counter()
+    for doc in documents_of(stream, eod):
+        counts[xxhash.xxh3_64_intdigest(doc.tobytes())] += len(doc)
+    return counts

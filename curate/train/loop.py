@@ -78,11 +78,14 @@ def evaluate(model: GPT, data: EvalSet, device: torch.device, autocast, batch_si
 
 def train(config: ModelConfig, sampler: WindowSampler, eval_sets: list[EvalSet], flop_budget: float, seed: int,
           evals: int = 8, device: str | None = None, compile: bool = False, progress: bool | None = None,
-          label: str = "", warmup_fraction: float = 0.05) -> list[dict]:
+          label: str = "", warmup_fraction: float = 0.05, cloze_sets: list | None = None) -> list[dict]:
     """Train a fresh model from `seed` for the steps `flop_budget` pays for; return one row per
-    (evaluation, eval set): step, flops, tokens, epochs, train_loss (mean since the last
-    evaluation), eval_set, eval_bpb. progress: None shows a bar on a terminal and a log line per
-    evaluation otherwise, True a bar, False nothing."""
+    (evaluation, eval set, metric): step, flops, tokens, epochs, train_loss (mean since the last
+    evaluation), eval_set, metric ("bpb" for eval sets, "cloze_prob" and "cloze_acc" for cloze
+    sets, curate/train/cloze.py), value, and eval_bpb (the value of bpb rows). progress: None shows
+    a bar on a terminal and a log line per evaluation otherwise, True a bar, False nothing."""
+    from curate.train.cloze import score_cloze
+
     dev = resolve_device(device or config.device)
     step_flops = flops_per_step(config)
     steps = int(flop_budget // step_flops)
@@ -133,8 +136,13 @@ def train(config: ModelConfig, sampler: WindowSampler, eval_sets: list[EvalSet],
             base = {"step": done, "flops": done * step_flops, "tokens": done * config.batch_size * config.context,
                     "epochs": sampler.epochs(), "train_loss": train_loss}
             scores = {data.name: evaluate(model, data, dev, autocast) for data in eval_sets}
-            rows += [{**base, "eval_set": name, "eval_bpb": bpb} for name, bpb in scores.items()] or \
-                [{**base, "eval_set": None, "eval_bpb": None}]  # no eval sets: the training curve alone
+            found = [{**base, "eval_set": name, "metric": "bpb", "value": bpb, "eval_bpb": bpb}
+                     for name, bpb in scores.items()]
+            for data in cloze_sets or []:
+                found += [{**base, "eval_set": data.name, "metric": metric, "value": value, "eval_bpb": None}
+                          for metric, value in score_cloze(model, data, dev, autocast).items()]
+            # no eval sets: the training curve alone
+            rows += found or [{**base, "eval_set": None, "metric": None, "value": None, "eval_bpb": None}]
             show.eval(done, train_loss, scores)
         show.step(done)
     show.close()
