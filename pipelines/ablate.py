@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curate.settings import setting
-from curate.train.config import Ablation, Mix, Pipeline, Texts
+from curate.train.config import Ablation, Cloze, Mix, Pipeline, Texts
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPE = str(REPO / "pipelines" / "datacomp.py")
@@ -50,6 +50,7 @@ class Settings:
     data: str | None = setting(None, "the shared data folder (default $CURATE_SHARED_DATA, else ../shared/data)")
     rephrased: str | None = setting(None, "Parquet with a rephrased_text column: adds the '+rephrase mix' variant")
     leave_one_out: bool = setting(False, "add the full recipe with each filter left out in turn")
+    subsamples: int = setting(1, "data subsamples per seed (disjoint halves): noise from the data as well", min=1)
     quality_model: str | None = setting(None, "pipelines/datacomp.py's quality_model")
     quality_threshold: float | None = setting(None, "pipelines/datacomp.py's quality_threshold", min=0, max=1)
     quality_top: float | None = setting(None, "pipelines/datacomp.py's quality_top", min=0.0001, max=1)
@@ -78,20 +79,30 @@ def build(s: Settings) -> Ablation:
         # only rewrites that passed the checks: echoed, refused or cut-off answers stay out
         rephrased = Texts([s.rephrased], column="rephrased_text", where={"rephrase_status": "ok"})
         variants["+rephrase mix"] = Mix([(recipe(), 1.0), (rephrased, 1.0)])
+    leave_one_out = {}
     if s.leave_one_out:
         for step in HEURISTICS + [DEDUP, CLASSIFIER]:
             names = step if isinstance(step, list) else [step]
-            variants[f"full -{'dedup' if names == DEDUP else names[0]}"] = recipe(names)
+            stage = "dedup" if names == DEDUP else names[0]
+            variants[f"full -{stage}"] = recipe(names)
+            leave_one_out[stage] = f"full -{stage}"
     return Ablation(
         variants=variants,
         baseline="raw",
+        chain=["raw", "+language", "+heuristics", "+dedup", "+classifier"],  # each adds one stage
+        full="+classifier",
+        leave_one_out=leave_one_out,
         eval_sets={
             "wikipedia": Texts([str(data / "wikipedia" / "wikitext2-valid.jsonl")]),
             "web": Texts([str(data / "web-text" / "c4-ccnet-redpajama-samples.jsonl")]),
         },
+        # the sentence endings of the same held-out articles, in and out of order
+        cloze={"wikipedia order": Cloze([str(data / "wikipedia" / "wikitext2-valid.jsonl")], items=200)},
         flops=1.2e12,  # cpu-tiny: 198 steps of 16 x 128 bytes (405k tokens), ~1.5 min per run on 2 cores
         seeds=[0, 1],
+        subsamples=s.subsamples,
         preset="cpu-tiny",
         evals=6,
+        average_last=2,  # each run's score: the mean of its last 2 evaluations
         eval_tokens=8192,
     )

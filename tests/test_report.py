@@ -186,6 +186,7 @@ flops = 7.0e8
 seeds = [0, 1]
 evals = 2
 eval_tokens = 512
+chain = ["web", "random bytes"]
 model = {{n_layer = 1, n_head = 2, d_model = 32, context = 32, batch_size = 8}}
 [variants.web]
 paths = ["{shared_data / 'web-text' / 'dclm-quality-labelled-499.jsonl'}"]
@@ -201,6 +202,7 @@ paths = ["{shared_data / 'wikipedia' / 'wikitext2-valid.jsonl'}"]
     summary = json.loads((tmp_path / "ablate" / "summary.json").read_text())
     verdict = summary["variants"]["random bytes"]["eval"]["wiki"]["verdict"]
     assert "<td>random bytes</td><td>wiki</td>" in text and f"<td>{verdict}</td>" in text
+    assert "each stage on top of the variant before it" in text and "<td>random bytes</td><td>web</td>" in text
 
 
 def test_curate_sql_runs_a_query_with_the_views(runs):

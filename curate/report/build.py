@@ -282,21 +282,43 @@ def _literal(text: str) -> str:
 
 
 def _ablation_panels(con, output: Output) -> list[Panel]:
+    import pyarrow as pa
+
     results = os.path.join(output.path, "results.parquet").replace("'", "''")
-    curves = Query("ablation_curves", title=f"{output.label}: held-out bits per byte against training FLOPs",
-                   chart="lines", options={"x": "flops", "y": "bpb", "series": "series"},
-                   sql=f"SELECT variant || ' / ' || eval_set AS series, flops, avg(eval_bpb) AS bpb "
-                       f"FROM read_parquet('{results}') GROUP BY ALL ORDER BY series, flops",
-                   note="mean over seeds at each evaluation")
-    panels = [_panel(con, curves, "Ablation")]
+    # results of curate versions before cloze tasks have no metric column: all their rows are bpb
+    has_metric = "metric" in con.sql(f"SELECT * FROM read_parquet('{results}') LIMIT 0").columns
+    panels = []
+    for metric, title in (("bpb", "held-out bits per byte"), ("cloze_prob", "cloze: probability of the true ending")):
+        where = f"metric = '{metric}'" if has_metric else ("TRUE" if metric == "bpb" else "FALSE")
+        if metric != "bpb" and not con.sql(f"SELECT 1 FROM read_parquet('{results}') WHERE {where} LIMIT 1").fetchall():
+            continue
+        column = "value" if has_metric else "eval_bpb"
+        panels.append(_panel(con, Query(
+            f"ablation_curves_{metric}", title=f"{output.label}: {title} against training FLOPs", chart="lines",
+            options={"x": "flops", "y": metric, "series": "series"},
+            sql=f"SELECT variant || ' / ' || eval_set AS series, flops, avg({column}) AS {metric} "
+                f"FROM read_parquet('{results}') WHERE {where} GROUP BY ALL ORDER BY series, flops",
+            note="mean over seeds (and data subsamples) at each evaluation"), "Ablation"))
     with open(os.path.join(output.path, "summary.json")) as f:
         summary = json.load(f)
-    rows = [{"variant": name, "eval_set": eval_name, "mean_bpb": e["mean"], "spread": e["spread"],
-             "diff_vs_baseline": e.get("diff_vs_baseline"), "verdict": e.get("verdict", "baseline"),
-             "epochs": info.get("epochs")}
+    rows = [{"variant": name, "eval_set": eval_name, "metric": e.get("metric", "bpb"), "mean": e["mean"],
+             "spread": e["spread"], "diff_vs_baseline": e.get("diff_vs_baseline"),
+             "verdict": e.get("verdict", "baseline"), "epochs": info.get("epochs"),
+             "documents": info.get("data", {}).get("documents")}
             for name, info in summary["variants"].items() for eval_name, e in info["eval"].items()]
-    con.register("_verdicts", __import__("pyarrow").Table.from_pylist(rows))
-    verdicts = Query("ablation_verdicts", title=f"{output.label}: verdicts", chart="table",
-                     sql="SELECT * FROM _verdicts", note=summary.get("verdict_rule", ""))
-    panels.append(_panel(con, verdicts, "Ablation"))
+    con.register("_verdicts", pa.Table.from_pylist(rows))
+    panels.append(_panel(con, Query("ablation_verdicts", title=f"{output.label}: verdicts against the baseline",
+                                    chart="table", sql="SELECT * FROM _verdicts",
+                                    note=summary.get("verdict_rule", "")), "Ablation"))
+    for key, title in (("stages", "each stage on top of the variant before it"),
+                       ("leave_one_out", "the full recipe against it without each stage")):
+        effects = [{"stage": s["stage"], "against": s["vs"], "eval_set": eval_name, "metric": e["metric"],
+                    "diff": e["diff"], "noise": e["noise"], "verdict": e["verdict"],
+                    "documents_removed_pct": s["removed"]["documents_pct"],
+                    "tokens_removed_pct": s["removed"]["tokens_pct"]}
+                   for s in summary.get(key, []) for eval_name, e in s["eval"].items()]
+        if effects:
+            con.register(f"_{key}", pa.Table.from_pylist(effects))
+            panels.append(_panel(con, Query(f"ablation_{key}", title=f"{output.label}: {title}", chart="table",
+                                            sql=f"SELECT * FROM _{key}"), "Ablation"))
     return panels

@@ -24,7 +24,7 @@ from curate import storage
 from curate.io.inputs import expand_inputs
 from curate.storage import glob as files_in
 from curate.errors import CurateError
-from curate.train.cache import TokenCache, default_folder, file_fingerprints
+from curate.train.cache import TokenCache, default_folder, file_fingerprints, text_fingerprint
 from curate.train.config import Ablation, Mix, Pipeline, RandomBytes, Source, Texts, Tokens
 from curate.decontam.index import NgramIndex
 from curate.train.cloze import build_cloze
@@ -172,8 +172,12 @@ class SourceReader:
                 return read_token_output(name, spec.path, self.tokenizer)  # says what is wrong
         else:
             raise CurateError(f"variant {name}: unknown source {type(spec).__name__}")
-        key = self.cache.key(tokenizer=self.tokenizer.sha256, kind=type(spec).__name__, column=column, where=where,
-                             files=file_fingerprints(files), eval_sets=self.eval_digest)
+        # text is keyed by what it says (reading it is cheap next to tokenising it), so a
+        # pipeline variant rerun into another folder, whose rows name other paths, is still found;
+        # shards by their files' bytes
+        texts = None if isinstance(spec, Tokens) else read_texts(files, column, where=where)
+        key = self.cache.key(tokenizer=self.tokenizer.sha256, kind=type(spec).__name__, eval_sets=self.eval_digest,
+                             content=text_fingerprint(texts) if texts is not None else file_fingerprints(files))
         stream = self.cache.get(key, name)
         if stream is not None:
             stream.cached = True
@@ -181,8 +185,7 @@ class SourceReader:
         if isinstance(spec, Tokens):
             stream = read_token_output(name, spec.path, self.tokenizer, exclude=self.held_out)
         else:
-            stream = tokenize(name, read_texts(files, column, where=where), self.tokenizer, exclude=self.held_out,
-                              per_token_bytes=False)
+            stream = tokenize(name, texts, self.tokenizer, exclude=self.held_out, per_token_bytes=False)
         self.cache.put(key, stream)
         return stream
 

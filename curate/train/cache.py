@@ -2,8 +2,9 @@
 tokenise the same variant again.
 
 An entry is one .npz in the cache folder, named by a SHA-256 of everything the tokens depend on:
-the tokenizer (its file's bytes, or "bytes"), the source as configured, every file it reads
-(path, size, modification time) and the eval sets' n-gram index (the documents left out depend on
+the tokenizer (its file's bytes, or "bytes"), the kind of source, what it holds (for text: the
+texts themselves, read and hashed, since reading is cheap next to tokenising; for token shards: the
+bytes of their files, remote ones by size and ETag) and the eval sets' n-gram index (the documents left out depend on
 it). Change any of them and the name changes, so a stale entry is never read; entries are written
 under a temporary name and renamed, so a crash leaves no half-written one. The folder is
 `--cache DIR`, else $CURATE_CACHE_DIR/tokens, else ~/.cache/curate/tokens; entries are never
@@ -29,13 +30,36 @@ def default_folder() -> str:
 
 
 def file_fingerprints(paths: list[str]) -> list:
-    """(path, size, modification time) of each file: rewritten files get new entries."""
+    """What each file holds: a local file by its bytes (xxh3-128, ~1 s per 5 GB, so the same data
+    written again into another folder is still found), a remote one by its size and ETag or
+    modification time (not downloaded for this)."""
+    import xxhash
+
     found = []
     for path in paths:
-        fs, inner = storage.fs_of(path)
-        info = fs.info(inner)
-        found.append([path, info.get("size"), str(info.get("mtime") or info.get("LastModified") or info.get("ETag"))])
+        if storage.is_remote(path):
+            fs, inner = storage.fs_of(path)
+            info = fs.info(inner)
+            found.append([path, info.get("size"), str(info.get("ETag") or info.get("mtime") or info.get("LastModified"))])
+            continue
+        digest = xxhash.xxh3_128()
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 24):
+                digest.update(chunk)
+        found.append(digest.hexdigest())
     return found
+
+
+def text_fingerprint(texts: list[str]) -> str:
+    """The texts, in order, as one xxh3-128 digest."""
+    import xxhash
+
+    digest = xxhash.xxh3_128()
+    for text in texts:
+        data = text.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()
 
 
 class TokenCache:

@@ -20,6 +20,13 @@ def add_parser(sub) -> None:
     parser.add_argument("--tokenizer", metavar="PATH", help="a tokenizers tokenizer.json (default: the config's, "
                                                             "else bytes)")
     parser.add_argument("--evals", type=int, help="evaluations per run (default: the config's)")
+    parser.add_argument("--subsamples", type=int, metavar="N",
+                        help="train each variant on N data subsamples per seed, for noise from the data as well "
+                             "(default: the config's, else 1)")
+    parser.add_argument("--subsample", choices=("halves", "bootstrap"),
+                        help="halves: disjoint seeded halves; bootstrap: documents drawn with replacement")
+    parser.add_argument("--average-last", type=int, metavar="N",
+                        help="score each run by the mean of its last N evaluations (default: the config's, else 1)")
     parser.add_argument("--only", action="append", metavar="VARIANT",
                         help="train only these variants (and the baseline); repeatable")
     parser.add_argument("--cache", metavar="DIR", help="where tokenised variants are cached, per tokenizer and "
@@ -62,12 +69,23 @@ def _ablate(args: argparse.Namespace) -> int:
         ablation.tokenizer = args.tokenizer
     if args.evals is not None:
         ablation.evals = args.evals
+    for option in ("subsamples", "subsample", "average_last"):
+        if getattr(args, option) is not None:
+            setattr(ablation, option, getattr(args, option))
     if args.only:
         unknown = set(args.only) - set(ablation.variants)
         if unknown:
             raise CurateError(f"--only {', '.join(sorted(unknown))}: no such variant "
                               f"(variants: {', '.join(ablation.variants)})")
         ablation.variants = {k: v for k, v in ablation.variants.items() if k in args.only or k == ablation.baseline}
+        # comparisons among the variants kept
+        ablation.chain = [name for name in ablation.chain if name in ablation.variants]
+        ablation.leave_one_out = {stage: name for stage, name in ablation.leave_one_out.items()
+                                  if name in ablation.variants}
+        if ablation.full not in ablation.variants:
+            ablation.full = None
+        if not (ablation.full or ablation.chain):
+            ablation.leave_one_out = {}
     ablation.check(args.config)
     summary = run_ablation(ablation, args.out, device=args.device, compile=args.compile,
                            cache=None if args.no_cache else (args.cache or ""))
