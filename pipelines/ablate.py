@@ -1,6 +1,6 @@
 """Which of the DataComp recipe's stages give better training data per unit of compute?
 
-    curate ablate pipelines/ablate.py --out out-ablate          # ~20 min on 2 CPU cores
+    curate ablate pipelines/ablate.py --out out-ablate          # ~5 min on 2 CPU cores
     curate ablate pipelines/ablate.py --out out-ablate --set rephrased=out-rephrase   # + the rephrase mix
     curate ablate pipelines/ablate.py --out out-ablate --set leave_one_out=1           # + each filter left out
 
@@ -15,8 +15,10 @@ removed:
                  $CURATE_QUALITY_MODEL names a trained one, see pipelines/datacomp.py)
 The same tiny model (preset cpu-tiny) trains from the same seeds on the same FLOP budget on each,
 and is scored in bits per byte on two held-out sets that none of the variants contains:
-WikiText-2 validation articles, and C4/CCNet/RedPajama web documents. Smaller variants are
-repeated more often within the budget; summary.json reports the epochs.
+WikiText-2 validation articles, and C4/CCNet/RedPajama web documents, and on a word-order cloze task from the WikiText-2 articles.
+Smaller variants are repeated more often within the budget; summary.json reports the epochs. The
+verdicts compare each stage with the variant before it (and, with leave_one_out, the full recipe
+with it left out), each run scored by the mean of its last 2 evaluations.
 
 Settings (`--set KEY=VALUE`, see the Settings class below): data, rephrased (adds "+rephrase mix",
 the full recipe's output and the rephrased text 1:1), leave_one_out (adds the full recipe with each
