@@ -15,8 +15,8 @@ removed:
                  $CURATE_QUALITY_MODEL names a trained one, see pipelines/datacomp.py)
 The same tiny model (preset cpu-tiny) trains from the same seeds on the same FLOP budget on each,
 and is scored in bits per byte on two held-out sets that none of the variants contains:
-WikiText-2 validation articles, and C4/CCNet/RedPajama web documents, and on a word-order cloze task from the WikiText-2 articles.
-Smaller variants are repeated more often within the budget; summary.json reports the epochs. The
+WikiText-2 validation articles, and C4/CCNet/RedPajama web documents, and on a word-order cloze
+task from the WikiText-2 articles. Smaller variants are repeated more often within the budget; summary.json reports the epochs. The
 verdicts compare each stage with the variant before it (and, with leave_one_out, the full recipe
 with it left out), each run scored by the mean of its last 2 evaluations.
 
