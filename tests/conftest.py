@@ -78,3 +78,19 @@ def llama_server(llama_model):
 
     with LlamaServer(llama_model, slots=4, ctx=1024, threads=1) as server:
         yield server
+
+
+@pytest.fixture
+def tokenize_args(shared_data, tmp_path):
+    """`curate tokenize` arguments for an executor test: 90 Wikipedia articles in 3 files (a
+    file per task), the GPT-2 tokenizer, 2 shards of the format asked, 3 tasks."""
+    lines = (shared_data / "wikipedia" / "enwiki-2016-sample.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "docs").mkdir()
+    for part in range(3):
+        (tmp_path / "docs" / f"part-{part}.jsonl").write_text("".join(lines[part * 30:(part + 1) * 30]))
+
+    def args(fmt: str) -> list[str]:
+        return ["tokenize", str(tmp_path / "docs"), "--tokenizer",
+                str(shared_data / "tokenizers" / "gpt2-tokenizer.json"), "--format", fmt, "--shards", "2", "--tasks", "3"]
+
+    return args

@@ -120,7 +120,7 @@ def test_summary_verdicts_and_data(ablation_run):
         assert entry["verdict"] == "hurts"
         assert entry["diff_vs_baseline"] == pytest.approx(entry["mean"] - wiki["eval"][eval_name]["mean"], abs=1e-4)
         assert entry["mean"] > 7.0 and wiki["eval"][eval_name]["mean"] < entry["mean"] - 1.5
-        assert set(entry["final_bpb"]) == {"0", "1"}
+        assert set(entry["final"]) == {"0", "1"} and entry["metric"] == "bpb"
     mix = summary["variants"]["mix"]
     # the mix's small random half is drawn as often as the large Wikipedia half: it repeats most
     assert mix["data"]["sources"][1]["tokens"] == 50_025

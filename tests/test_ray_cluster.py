@@ -74,13 +74,8 @@ def shard_bytes(folder: Path) -> dict:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name.startswith("shard_")}
 
 
-def test_tokenize_on_two_ray_nodes_writes_the_local_shards(two_nodes, shared_data, tmp_path):
-    lines = (shared_data / "wikipedia" / "enwiki-2016-sample.jsonl").read_text().splitlines(keepends=True)
-    (tmp_path / "docs").mkdir()
-    for part in range(3):  # a file per task
-        (tmp_path / "docs" / f"part-{part}.jsonl").write_text("".join(lines[part * 30:(part + 1) * 30]))
-    args = ["tokenize", str(tmp_path / "docs"), "--tokenizer", str(shared_data / "tokenizers" / "gpt2-tokenizer.json"),
-            "--format", "megatron", "--shards", "2", "--tasks", "3"]
+def test_tokenize_on_two_ray_nodes_writes_the_local_shards(two_nodes, tokenize_args, tmp_path):
+    args = tokenize_args("megatron")
     local = subprocess.run([sys.executable, "-m", "curate.cli", *args, "--out", str(tmp_path / "local")],
                            capture_output=True, text=True, timeout=600)
     assert local.returncode == 0, local.stderr[-3000:]

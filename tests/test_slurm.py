@@ -134,13 +134,8 @@ def test_the_recipe_on_slurm_gives_the_local_rows(slurm, crawl, lid_model, tmp_p
     wait_for_empty_queue(slurm)
 
 
-def test_tokenize_on_slurm_writes_the_local_shards(slurm, shared_data, tmp_path):
-    lines = (shared_data / "wikipedia" / "enwiki-2016-sample.jsonl").read_text().splitlines(keepends=True)
-    (tmp_path / "docs").mkdir()
-    for part in range(3):  # a file per task
-        (tmp_path / "docs" / f"part-{part}.jsonl").write_text("".join(lines[part * 30:(part + 1) * 30]))
-    args = ["tokenize", str(tmp_path / "docs"), "--tokenizer", str(shared_data / "tokenizers" / "gpt2-tokenizer.json"),
-            "--format", "numpy", "--shards", "2", "--tasks", "3"]
+def test_tokenize_on_slurm_writes_the_local_shards(slurm, tokenize_args, tmp_path):
+    args = tokenize_args("numpy")
     local = curate(*args, "--out", str(tmp_path / "local"), env=slurm.env)
     assert local.returncode == 0, local.stderr
     on_slurm = curate(*args, "--out", str(tmp_path / "slurm"), "--executor", "slurm", "--workers", "2",
