@@ -28,7 +28,8 @@ def add_parser(sub) -> None:
     parser.add_argument("--average-last", type=int, metavar="N",
                         help="score each run by the mean of its last N evaluations (default: the config's, else 1)")
     parser.add_argument("--only", action="append", metavar="VARIANT",
-                        help="train only these variants (and the baseline); repeatable")
+                        help="train only these variants (and the baseline); repeatable. Stage-by-stage "
+                             "effects need every variant of the chain")
     parser.add_argument("--cache", metavar="DIR", help="where tokenised variants are cached, per tokenizer and "
                                                        "source (default $CURATE_CACHE_DIR/tokens, else "
                                                        "~/.cache/curate/tokens)")
@@ -78,8 +79,10 @@ def _ablate(args: argparse.Namespace) -> int:
             raise CurateError(f"--only {', '.join(sorted(unknown))}: no such variant "
                               f"(variants: {', '.join(ablation.variants)})")
         ablation.variants = {k: v for k, v in ablation.variants.items() if k in args.only or k == ablation.baseline}
-        # comparisons among the variants kept
-        ablation.chain = [name for name in ablation.chain if name in ablation.variants]
+        # comparisons among the variants kept; a chain with a link missing would compare stages
+        # that are not one apart, so it goes whole
+        if not set(ablation.chain) <= set(ablation.variants):
+            ablation.chain = []
         ablation.leave_one_out = {stage: name for stage, name in ablation.leave_one_out.items()
                                   if name in ablation.variants}
         if ablation.full not in ablation.variants:
