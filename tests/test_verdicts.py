@@ -120,7 +120,7 @@ def test_subsamples_are_replicates_of_each_run(shared_data, tmp_path):
                         flops=10 * flops_per_step(replace(config, **model).with_vocab(257)), seeds=[0, 1],
                         model=model, evals=2, eval_tokens=256, subsamples=2, subsample="halves").check("test")
     summary = run_ablation(ablation, str(tmp_path / "out"), progress=False, cache=None)
-    assert set(summary["variants"]["wiki"]["eval"]["wikitext2"]["final"]) == {"0", "0/1", "1", "1/1"}
+    assert set(summary["variants"]["wiki"]["eval"]["wikitext2"]["final"]) == {"0/0", "0/1", "1/0", "1/1"}
     assert summary["subsamples"] == 2 and "2 halves data subsamples" in format_table(summary)
 
 

@@ -42,21 +42,18 @@ def verdict(diff: float, noise: float, lower_is_better: bool = True) -> str:
     return "within noise"
 
 
-def final_scores(rows: list[dict], average_last: int) -> dict[tuple, dict[str, float]]:
-    """{(variant, eval_set, metric): {replicate: mean of the run's last `average_last` values}}."""
+def final_scores(rows: list[dict], average_last: int, subsamples: int = 1) -> dict[tuple, dict[str, float]]:
+    """{(variant, eval_set, metric): {replicate: mean of the run's last `average_last` values}};
+    a replicate is named by its seed, or "seed/subsample" when there are data subsamples."""
     series: dict[tuple, dict[str, list[tuple[int, float]]]] = {}
     for row in rows:
         if row.get("metric") is None:
             continue
-        replicate = replicate_name(row["seed"], row.get("subsample", 0))
+        replicate = f"{row['seed']}/{row.get('subsample', 0)}" if subsamples > 1 else f"{row['seed']}"
         series.setdefault((row["variant"], row["eval_set"], row["metric"]), {}).setdefault(replicate, []).append(
             (row["step"], row["value"]))
     return {key: {r: statistics.fmean(v for _, v in sorted(points)[-average_last:]) for r, points in by_run.items()}
             for key, by_run in series.items()}
-
-
-def replicate_name(seed: int, subsample: int) -> str:
-    return f"{seed}" if not subsample else f"{seed}/{subsample}"
 
 
 class Comparer:
@@ -92,7 +89,7 @@ def summarize(rows: list[dict], ablation, data_info: dict, shared: Callable[[str
               header: dict) -> dict:
     """summary.json: per variant its scores and its comparison with the baseline; the chain's
     stage-by-stage effects; the leave-one-out effects."""
-    scores = final_scores(rows, ablation.average_last)
+    scores = final_scores(rows, ablation.average_last, ablation.subsamples)
     metrics = [(name, "bpb") for name in ablation.eval_sets] + [(name, "cloze_prob") for name in ablation.cloze]
     compare = Comparer(scores, metrics, shared)
     epochs: dict[str, list[float]] = {}
