@@ -7,9 +7,10 @@ where its tokens are, and its source, in parts by the key's top 12 bits.
 
 Stage B, min(shards, tasks) tasks: `WriteTokenShards` task r writes shards r, r + R, ... Shard s
 holds the documents whose key falls in its 1/shards of the key space, in key order. The key is
-xxh3-64 of the text (and of `mix_copy`, the copy number a `curate mix` output carries) under the seed, so the order is a seeded global shuffle of all documents that
-does not depend on how many tasks read or wrote them (equal texts have equal keys and equal
-tokens, so their order cannot show). A shard task holds its shard's tokens in memory.
+xxh3-64 of the text (and of `mix_copy`, the copy number a `curate mix` output carries) under the
+seed, so the order is a seeded global shuffle of all documents that does not depend on how many
+tasks read or wrote them (equal texts have equal keys and equal tokens, so their order cannot
+show). A shard task holds its shard's tokens in memory.
 
 Tokens are counted in the funnel (`tokens`, per source `tokens.source.<file>`, per shard
 `tokens.shard.<n>`), and the tokens folder gets tokens.json: the format, dtype, tokenizer, end

@@ -20,8 +20,6 @@ from dataclasses import replace
 import numpy as np
 from loguru import logger
 
-from curate import storage
-from curate.io.inputs import expand_inputs
 from curate.storage import glob as files_in
 from curate.errors import CurateError
 from curate.train.cache import TokenCache, default_folder, file_fingerprints, text_fingerprint
@@ -29,7 +27,7 @@ from curate.train.config import Ablation, Mix, Pipeline, RandomBytes, Source, Te
 from curate.decontam.index import NgramIndex
 from curate.train.cloze import build_cloze
 from curate.train.data import (TokenStream, WindowSampler, document_counts, eval_set, read_texts, read_token_output,
-                               subsample, tokenize)
+                               subsample, token_output, tokenize)
 from curate.train.flops import flops_per_step
 from curate.train.model import ModelConfig, preset
 from curate.train.verdicts import summarize
@@ -128,7 +126,7 @@ def log(message: str) -> None:
 
 class SourceReader:
     """Each variant's training tokens: read, decontaminated against the eval sets and tokenised,
-    or taken from the token cache when the tokenizer, the source, its files and the eval sets are
+    or taken from the token cache when the tokenizer, what the source holds and the eval sets are
     the ones it was cached with."""
 
     def __init__(self, tokenizer, held_out: NgramIndex, out: str, cache: TokenCache):
@@ -152,40 +150,33 @@ class SourceReader:
     def source(self, name: str, spec) -> TokenStream:
         if isinstance(spec, RandomBytes):
             return random_bytes(name, spec, self.tokenizer)
+        if isinstance(spec, Tokens):  # shards are keyed by their files' bytes
+            manifest, files = token_output(name, spec.path)
+            return self.cached(name, "tokens", file_fingerprints(files), lambda: read_token_output(
+                name, spec.path, manifest, self.tokenizer, exclude=self.held_out))
         if isinstance(spec, Texts):
-            files, column, where = expand_inputs(list(spec.paths)), spec.column, spec.where
+            texts = read_texts(spec.paths, spec.column, where=spec.where)
         elif isinstance(spec, Pipeline):
             folder = run_pipeline_variant(name, spec, self.out)
-            files, column, where = files_in(folder, "*.parquet"), spec.column, {}
+            files = files_in(folder, "*.parquet")
             if not files:
                 raise CurateError(f"variant {name}: {spec.file} wrote no Parquet to {folder}")
-        elif isinstance(spec, Tokens):
-            from curate.tokens.formats import shard_files
-            from curate.tokens.steps import MANIFEST
-
-            manifest = storage.read_json(storage.join(spec.path, MANIFEST)) or {}
-            column, where = None, {}
-            files = [storage.join(spec.path, MANIFEST)] + [
-                storage.join(spec.path, f) for s in manifest.get("shards", [])
-                for f in shard_files(s["prefix"], manifest["format"])]
-            if not manifest:
-                return read_token_output(name, spec.path, self.tokenizer)  # says what is wrong
+            texts = read_texts(files, spec.column)
         else:
             raise CurateError(f"variant {name}: unknown source {type(spec).__name__}")
         # text is keyed by what it says (reading it is cheap next to tokenising it), so a
-        # pipeline variant rerun into another folder, whose rows name other paths, is still found;
-        # shards by their files' bytes
-        texts = None if isinstance(spec, Tokens) else read_texts(files, column, where=where)
-        key = self.cache.key(tokenizer=self.tokenizer.sha256, kind=type(spec).__name__, eval_sets=self.eval_digest,
-                             content=text_fingerprint(texts) if texts is not None else file_fingerprints(files))
+        # pipeline variant rerun into another folder, whose rows name other paths, is still found
+        return self.cached(name, "text", text_fingerprint(texts), lambda: tokenize(
+            name, texts, self.tokenizer, exclude=self.held_out, per_token_bytes=False))
+
+    def cached(self, name: str, kind: str, content, make) -> TokenStream:
+        """The cache's entry for (tokenizer, kind, content, eval sets), else `make()`'s, stored."""
+        key = self.cache.key(tokenizer=self.tokenizer.sha256, kind=kind, content=content, eval_sets=self.eval_digest)
         stream = self.cache.get(key, name)
         if stream is not None:
             stream.cached = True
             return stream
-        if isinstance(spec, Tokens):
-            stream = read_token_output(name, spec.path, self.tokenizer, exclude=self.held_out)
-        else:
-            stream = tokenize(name, texts, self.tokenizer, exclude=self.held_out, per_token_bytes=False)
+        stream = make()
         self.cache.put(key, stream)
         return stream
 

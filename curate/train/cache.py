@@ -65,7 +65,6 @@ def text_fingerprint(texts: list[str]) -> str:
 class TokenCache:
     def __init__(self, folder: str | None):
         self.folder = folder
-        self.hits = 0
 
     def key(self, **parts) -> str:
         return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
@@ -81,7 +80,6 @@ class TokenCache:
                                      byte_count=int(entry["n_bytes"]))
         except (FileNotFoundError, ValueError, KeyError, OSError):  # absent, or damaged: tokenise again
             return None
-        self.hits += 1
         return stream
 
     def put(self, key: str, stream: TokenStream) -> None:

@@ -25,10 +25,9 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from curate.errors import CurateError
+from curate.train.loop import token_logprobs
 
 FINAL_WORD = re.compile(r"(?<=\s)([A-Za-z]{3,})(?=[.!?](?:\s|$))")
 WORD = re.compile(r"\b[A-Za-z]{3,}\b")
@@ -133,22 +132,10 @@ def _word_order(text: str, match: re.Match, choices: int, rng: random.Random):
     return None
 
 
-@torch.no_grad()
 def score_cloze(model, data: ClozeSet, device, autocast, batch_size: int = 64) -> dict[str, float]:
     """{"cloze_prob": mean probability of the true ending among the choices, "cloze_acc": share of
     items where it scores strictly best}."""
-    was_training = model.training
-    model.eval()
-    loglik = np.zeros(len(data.inputs))
-    for start in range(0, len(data.inputs), batch_size):
-        inputs = torch.from_numpy(data.inputs[start:start + batch_size]).to(device)
-        targets = torch.from_numpy(data.targets[start:start + batch_size]).to(device)
-        mask = torch.from_numpy(data.mask[start:start + batch_size]).to(device)
-        with autocast():
-            logits = model(inputs)
-        logp = -F.cross_entropy(logits.float().transpose(1, 2), targets, reduction="none")
-        loglik[start:start + len(inputs)] = (logp * mask).sum(dim=1).double().cpu().numpy()
-    model.train(was_training)
+    loglik = (token_logprobs(model, data.inputs, data.targets, device, autocast, batch_size) * data.mask).sum(axis=1)
     total = loglik.reshape(data.items, data.choices)  # the choices of an item have the same bytes
     shifted = total - total.max(axis=1, keepdims=True)
     probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)

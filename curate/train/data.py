@@ -112,6 +112,11 @@ def _jsonl_texts(path: str, field_name: str, skipped: Counter, where: dict) -> l
     return texts
 
 
+def training_dtype(tokenizer) -> type:
+    """Token ids in memory: uint16 while every id fits, else int32."""
+    return np.uint16 if tokenizer.vocab_size <= 1 << 16 else np.int32
+
+
 def not_in_eval_sets(texts: list[str], exclude) -> list[bool]:
     """For each text, whether it shares no n-gram with `exclude` (a curate.decontam.NgramIndex)."""
     keep = []
@@ -131,7 +136,7 @@ def tokenize(name: str, texts: list[str], tokenizer, exclude=None, per_token_byt
         texts = kept
     if not texts:
         raise CurateError(f"{name}: no text to train or evaluate on")
-    dtype = np.uint16 if tokenizer.vocab_size <= 1 << 16 else np.int32
+    dtype = training_dtype(tokenizer)
     parts, covered = [], []
     eod, no_bytes = np.array([tokenizer.eod], dtype=dtype), np.zeros(1, dtype=np.int32)
     batch = 256  # bounded memory for big variants, few Python calls for small ones
@@ -146,19 +151,26 @@ def tokenize(name: str, texts: list[str], tokenizer, exclude=None, per_token_byt
     return TokenStream(name, np.concatenate(parts), None, len(texts), skipped, byte_count=int(covered.sum()))
 
 
-def read_token_output(name: str, folder: str, tokenizer, exclude=None) -> TokenStream:
-    """The documents of a `curate tokenize` output folder (tokens.json and its shards, any
-    format), in shard order, as written: nothing is tokenised. The shards must have been made with
-    `tokenizer` (checked by its file's hash, or its vocabulary and end-of-document id). Documents are
-    decoded once to count their bytes and to leave out those that share an n-gram with `exclude`."""
+def token_output(name: str, folder: str) -> tuple[dict, list[str]]:
+    """A `curate tokenize` output folder's manifest (tokens.json) and every file it consists of."""
     from curate import storage
-    from curate.tokens.formats import read_shard
     from curate.tokens.steps import MANIFEST
 
     manifest_path = storage.join(folder, MANIFEST)
     manifest = storage.read_json(manifest_path) if storage.exists(manifest_path) else None
     if not isinstance(manifest, dict) or "shards" not in manifest:
         raise CurateError(f"variant {name}: {folder} is not a `curate tokenize` output (no {MANIFEST})")
+    return manifest, [manifest_path] + [storage.join(folder, f) for s in manifest["shards"] for f in s["files"]]
+
+
+def read_token_output(name: str, folder: str, manifest: dict, tokenizer, exclude=None) -> TokenStream:
+    """The documents of a `curate tokenize` output folder (its `token_output` manifest), in shard
+    order, as written: nothing is tokenised. The shards must have been made with `tokenizer`
+    (checked by its file's hash, or its vocabulary and end-of-document id). Documents are decoded
+    once to count their bytes and to leave out those that share an n-gram with `exclude`."""
+    from curate import storage
+    from curate.tokens.formats import read_shard
+
     made_with = manifest.get("tokenizer_sha256")
     same = made_with == getattr(tokenizer, "sha256", None) if made_with else \
         (manifest.get("vocab_size"), manifest.get("eod")) == (tokenizer.vocab_size, tokenizer.eod)
@@ -181,8 +193,8 @@ def read_token_output(name: str, folder: str, tokenizer, exclude=None) -> TokenS
         texts = [t for t, k in zip(texts, keep) if k]
     if not documents:
         raise CurateError(f"variant {name}: no documents to train on in {folder}")
-    dtype = np.uint16 if tokenizer.vocab_size <= 1 << 16 else np.int32
-    return TokenStream(name, np.concatenate(documents).astype(dtype, copy=False), None, len(documents), skipped,
+    return TokenStream(name, np.concatenate(documents).astype(training_dtype(tokenizer), copy=False), None,
+                       len(documents), skipped,
                        byte_count=sum(len(t.encode("utf-8", "surrogatepass")) for t in texts))
 
 

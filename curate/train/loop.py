@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from loguru import logger
@@ -61,19 +62,28 @@ def resolve_device(name: str) -> torch.device:
 
 
 @torch.no_grad()
-def evaluate(model: GPT, data: EvalSet, device: torch.device, autocast, batch_size: int = 64) -> float:
-    """Bits per byte of `data`'s fixed windows: summed NLL in nats / (ln 2 x bytes covered)."""
+def token_logprobs(model: GPT, inputs: np.ndarray, targets: np.ndarray, device: torch.device, autocast,
+                   batch_size: int = 64) -> np.ndarray:
+    """The log-probability, in nats, of every target token given the inputs before it: (rows,
+    context), in eval mode without autograd. What bpb and the cloze tasks are both made of."""
     was_training = model.training
     model.eval()
-    nll = 0.0
-    for start in range(0, len(data.inputs), batch_size):
-        inputs = torch.from_numpy(data.inputs[start:start + batch_size]).to(device)
-        targets = torch.from_numpy(data.targets[start:start + batch_size]).to(device)
+    out = np.empty(targets.shape, np.float64)
+    for start in range(0, len(inputs), batch_size):
+        batch = torch.from_numpy(inputs[start:start + batch_size]).to(device)
+        wanted = torch.from_numpy(targets[start:start + batch_size]).to(device)
         with autocast():
-            logits = model(inputs)
-        nll += F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="sum").item()
+            logits = model(batch)
+        logp = -F.cross_entropy(logits.float().transpose(1, 2), wanted, reduction="none")
+        out[start:start + len(batch)] = logp.double().cpu().numpy()
     model.train(was_training)
-    return nll / (math.log(2) * data.n_bytes)
+    return out
+
+
+def evaluate(model: GPT, data: EvalSet, device: torch.device, autocast, batch_size: int = 64) -> float:
+    """Bits per byte of `data`'s fixed windows: summed NLL in nats / (ln 2 x bytes covered)."""
+    nll = -token_logprobs(model, data.inputs, data.targets, device, autocast, batch_size).sum()
+    return float(nll / (math.log(2) * data.n_bytes))
 
 
 def train(config: ModelConfig, sampler: WindowSampler, eval_sets: list[EvalSet], flop_budget: float, seed: int,
