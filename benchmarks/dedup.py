@@ -27,7 +27,7 @@
     real documents with 20% of the words replaced, then 20% near copies and 5% exact copies of
     earlier ones), written as Parquet once into --scale-cache (its generation time is reported
     apart, from the run that made it), then `curate run` of read -> dedup -> write with
-    --tasks/--workers (16 and 2): wall time, peak RSS of the whole process tree (sampled from /proc
+    --tasks/--workers (16 and 2) and --cluster-tasks (64): wall time, peak RSS of the whole process tree (sampled from /proc
     every 0.2 s), each stage's largest task peak (VmHWM, from `curate status`), the largest of
     the clustering stages', and the peak size of the run's work folder (staging and clustering files).
 """
@@ -185,8 +185,8 @@ def quality(docs: list[str], family: list[int], config: MinHashConfig, threshold
     balanced = MinHashConfig(threshold=config.threshold, num_perm=config.num_perm, n_grams=config.n_grams,
                              verify=False)
     with tempfile.TemporaryDirectory() as work:
-        clusterings = {"curate": curate_clusters(docs, config, f"{work}/curate", tasks=3),
-                       "curate_unverified": curate_clusters(docs, balanced, f"{work}/unverified", tasks=3)}
+        clusterings = {"curate": curate_clusters(docs, config, f"{work}/curate", tasks=QUALITY_TASKS),
+                       "curate_unverified": curate_clusters(docs, balanced, f"{work}/unverified", tasks=QUALITY_TASKS)}
         labels = datasketch_clusters(docs, balanced)
         clusterings["datasketch"] = labels, keep_smallest(labels)
         try:
@@ -450,13 +450,15 @@ def tree_rss_mb(root: int) -> float:
     return total / 1024
 
 
+QUALITY_TASKS = 3  # stage-1 and clustering tasks of the quality set's dedup (the planted families span them)
+
 SCALE_PIPELINE = """
 import os
 from curate.dedup import MinHashConfig, dedup_steps
 from curate.io import ReadDocuments, WriteParquet
 
 def build(run):
-    return [ReadDocuments(run.inputs), *dedup_steps(fuzzy=MinHashConfig()),
+    return [ReadDocuments(run.inputs), *dedup_steps(fuzzy=MinHashConfig(), cluster_tasks=CLUSTER_TASKS),
             WriteParquet(run.output)]
 """
 
@@ -477,14 +479,14 @@ def tree_bytes(path: Path) -> int:
     return total
 
 
-def scale_run(texts: list[str], n: int, tasks: int, workers: int, work: Path, cache: Path) -> dict:
+def scale_run(texts: list[str], n: int, tasks: int, workers: int, cluster_tasks: int, work: Path, cache: Path) -> dict:
     from curate.status import status
 
     out = work / "output"
     work.mkdir(parents=True, exist_ok=True)
     inputs, info = cached_scale_corpus(texts, n, cache)
     pipeline = work / "scale_pipeline.py"
-    pipeline.write_text(SCALE_PIPELINE)
+    pipeline.write_text(SCALE_PIPELINE.replace("CLUSTER_TASKS", str(cluster_tasks)))
     for old in (out, Path(f"{out}.curate")):  # an earlier run there would be resumed, not measured
         shutil.rmtree(old, ignore_errors=True)
     cmd = [sys.executable, "-m", "curate.cli", "run", str(pipeline), "--input", str(inputs), "--output", str(out),
@@ -509,7 +511,7 @@ def scale_run(texts: list[str], n: int, tasks: int, workers: int, work: Path, ca
     clustering = list(stage_peaks.values())[1:-1]
     info.update({"scale_stage_peak_mb": stage_peaks, "scale_largest_clustering_task_mb": max(clustering),
                  "scale_staging_peak_gb": round(staging / 1e9, 2), "scale_output_gb": round(tree_bytes(out) / 1e9, 2),
-                 "scale_wall_s": round(wall, 1), "scale_peak_rss_mb": round(peak, 1), "scale_tasks": tasks,
+                 "scale_wall_s": round(wall, 1), "scale_peak_rss_mb": round(peak, 1), "scale_tasks": tasks, "scale_cluster_tasks": cluster_tasks,
                  "scale_workers": workers, "scale_kept": stages["write"]["docs_out"],
                  "scale_removed_exact": sum(stages["dedup_exact"]["dropped"].values()),
                  "scale_removed_fuzzy": sum(stages["dedup_fuzzy"]["dropped"].values())})
@@ -527,6 +529,8 @@ def main() -> None:
                         help="where the generated scale corpus is kept for later runs")
     parser.add_argument("--tasks", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cluster-tasks", type=int, default=64,
+                        help="tasks of each clustering stage (dedup_steps(cluster_tasks=)); more tasks, less memory each")
     parser.add_argument("--work", help="folder for the scale run (default: a temporary one, removed)")
     args = parser.parse_args()
 
@@ -534,17 +538,17 @@ def main() -> None:
     texts = load_texts(Path(args.data), args.quick)
     docs, family = planted_set(texts)
     result = {"threshold": args.threshold, "num_perm": config.num_perm, "bands": config.bands, "rows": config.rows,
-              "n_grams": config.n_grams, "quick": args.quick}
+              "n_grams": config.n_grams, "quick": args.quick, "cluster_tasks": QUALITY_TASKS}
     result.update(quality(docs, family, config, args.threshold))
     speed_docs = docs if not args.quick else docs[:800]
     result.update(signature_speed(speed_docs, config, datatrove_docs=300 if args.quick else 1000))
     if not args.quick:
         cache = Path(args.scale_cache)
         if args.work:
-            result.update(scale_run(texts, args.scale_docs, args.tasks, args.workers, Path(args.work), cache))
+            result.update(scale_run(texts, args.scale_docs, args.tasks, args.workers, args.cluster_tasks, Path(args.work), cache))
         else:
             with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as work:
-                result.update(scale_run(texts, args.scale_docs, args.tasks, args.workers, Path(work), cache))
+                result.update(scale_run(texts, args.scale_docs, args.tasks, args.workers, args.cluster_tasks, Path(work), cache))
     print(json.dumps(result))
 
 

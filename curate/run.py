@@ -59,10 +59,12 @@ class RunResult:
 
 @dataclass
 class StagePlan:
-    """Steps that run on one executor; `tasks` caps the run's task count (None: no cap)."""
+    """Steps that run on one executor; `tasks` caps the run's task count (None: no cap), or is
+    the count itself when not `cap`."""
 
     steps: list
     tasks: int | None = None
+    cap: bool = True
 
 
 def run(path: str, ctx: RunContext, settings: dict | None = None, leave_out: tuple[str, ...] = (),
@@ -192,6 +194,8 @@ def failure_cause(rank: int, lines: list[str]) -> str:
 
 
 def stage_tasks(ctx: RunContext, stage: StagePlan) -> int:
+    if stage.tasks and not stage.cap:
+        return stage.tasks
     return min(ctx.tasks, stage.tasks or ctx.tasks)
 
 
@@ -283,7 +287,7 @@ def split_stages(steps: list) -> list[StagePlan]:
         if isinstance(step, Stage):
             if stages[-1].steps:
                 stages.append(StagePlan([]))
-            stages[-1].tasks = step.tasks
+            stages[-1].tasks, stages[-1].cap = step.tasks, step.cap
         else:
             stages[-1].steps.append(step)
     return [stage for stage in stages if stage.steps]

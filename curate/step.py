@@ -152,16 +152,18 @@ def contract(step) -> Block:
 class Stage(Block, PipelineStep):
     """A marker in a pipeline's step list: a new stage starts here, after every task of the steps
     before it has finished (dedup needs every task's signatures before removing anything).
-    `tasks` caps the number of tasks of the new stage (dedup's clustering runs as one task)."""
+    `tasks` caps the number of tasks of the new stage at the run's `--tasks` (dedup's index is one
+    task); with `cap=False` the stage runs exactly `tasks` tasks, more than the run's if asked
+    (dedup's clustering: its memory per task falls with its own task count)."""
 
     name = "stage"
     type = "curate"
 
-    def __init__(self, tasks: int | None = None):
+    def __init__(self, tasks: int | None = None, cap: bool = True):
         super().__init__()
-        if tasks is not None and (not isinstance(tasks, int) or tasks < 1):
+        if tasks is not None and (not isinstance(tasks, int) or isinstance(tasks, bool) or tasks < 1):
             raise CurateError(f"Stage: tasks must be a positive integer or None, got {tasks!r}")
-        self.tasks = tasks
+        self.tasks, self.cap = tasks, cap
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         raise CurateError(

@@ -85,6 +85,17 @@ def open_file(path: str, mode: str = "rb"):
     return fsspec.open(path, mode).open()
 
 
+def read_ranges(path: str, starts, ends) -> list[bytes]:
+    """Bytes [start, end) of a file for each pair: positioned reads of a local file, ranged
+    requests (concurrent, fsspec's cat_ranges) on an object store; never the whole file."""
+    starts, ends = [int(s) for s in starts], [int(e) for e in ends]
+    if is_remote(path):
+        fs, inner = fs_of(path)
+        return fs.cat_ranges([inner] * len(starts), starts, ends)
+    with open(fs_of(path)[1], "rb") as f:
+        return [os.pread(f.fileno(), end - start, start) for start, end in zip(starts, ends)]
+
+
 @contextlib.contextmanager
 def writing(path: str):
     """A binary file to write that appears whole or not at all: written under a hidden temporary

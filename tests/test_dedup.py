@@ -4,6 +4,7 @@ and the three-stage pipeline through `curate run` (shards, tasks, kept twins, de
 from __future__ import annotations
 
 import glob
+import itertools
 import json
 import random
 import re
@@ -156,6 +157,12 @@ def test_jaccard_estimates_agree_with_datasketch_within_sampling_error():
 def test_bands_and_rows_follow_datasketch_optimisation():
     from datasketch import MinHashLSH
 
+    # curate integrates exactly (Gauss-Legendre) where datasketch calls scipy's quad: same choices
+    for (threshold, num_perm), weights in itertools.product(
+            ((0.5, 128), (0.6, 64), (0.7, 256), (0.75, 128), (0.8, 128), (0.85, 200), (0.9, 64), (0.95, 128)),
+            ((0.5, 0.5), (0.05, 0.95), (0.3, 0.7))):
+        assert optimal_bands(threshold, num_perm, *weights) == \
+            (lambda lsh: (lsh.b, lsh.r))(MinHashLSH(threshold=threshold, num_perm=num_perm, weights=weights))
     for threshold, num_perm in ((0.8, 128), (0.7, 256), (0.9, 64)):
         lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         assert optimal_bands(threshold, num_perm) == (lsh.b, lsh.r)
@@ -271,7 +278,7 @@ class Score(CurateStep):
 
 def build(run):
     return [ReadDocuments(run.inputs), Score(),
-            *dedup_steps(keep_highest=KEEP),
+            *dedup_steps(keep_highest=KEEP, cluster_tasks=CLUSTER_TASKS),
             WriteParquet(run.output)]
 '''
 
@@ -284,9 +291,9 @@ def write_corpus(folder, rows, shards):
                 f.write(json.dumps(row) + "\n")
 
 
-def run(tmp_path, name, inputs, tasks, keep=None):
-    pipeline = tmp_path / f"pipeline_{keep}.py"
-    pipeline.write_text(PIPELINE.replace("KEEP", repr(keep)))
+def run(tmp_path, name, inputs, tasks, keep=None, cluster_tasks=None):
+    pipeline = tmp_path / f"pipeline_{keep}_{cluster_tasks}.py"
+    pipeline.write_text(PIPELINE.replace("KEEP", repr(keep)).replace("CLUSTER_TASKS", repr(cluster_tasks)))
     out, removed = tmp_path / name, tmp_path / f"{name}_removed"
     code = main(["run", str(pipeline), "--input", str(inputs), "--output", str(out), "--removed", str(removed),
                  "--tasks", str(tasks), "--workers", "2"])
@@ -369,6 +376,17 @@ def test_one_and_four_tasks_give_identical_results(runs):
     assert k1 == k4
     strip = lambda rows: {i: {k: v for k, v in r.items() if k != "source_file"} for i, r in rows.items()}  # noqa: E731
     assert strip(r1) == strip(r4)
+
+
+def test_more_clustering_tasks_than_the_run_has_give_the_same_results(corpus, runs, tmp_path):
+    folder, _, _ = corpus
+    kept, removed, funnel = run(tmp_path, "c5", folder, 2, cluster_tasks=5)
+    strip = lambda rows: {i: {k: v for k, v in r.items() if k != "source_file"} for i, r in rows.items()}  # noqa: E731
+    assert kept == runs[1][0] and strip(removed) == strip(runs[1][1])
+    with open(tmp_path / "c5.curate" / "plan.json") as f:
+        plan = json.load(f)
+    assert [s["tasks"] for s in plan["stages"]] == [2, 1, 5, 5, 5, 5, 5, 5, 2]  # read, index, clustering, filters
+    assert [s["tasks"] for s in funnel["stage_tasks"]] == [2, 1, 5, 5, 5, 5, 5, 5, 2]
 
 
 def test_keep_rule_smallest_id_or_highest_score(corpus, runs, tmp_path):

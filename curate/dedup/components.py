@@ -41,9 +41,10 @@ from curate import storage
 from curate.dedup.buckets import EXACT, band_names, duplicate_runs, key_range
 from curate.dedup.clusters import UnionFind, keepers
 from curate.dedup.lsh import MinHashConfig
-from curate.dedup.parts import part_of, range_of, read_part, write_parts
-from curate.dedup.verify import SignatureFiles, Similarity, StagedTexts, greedy_keepers
-from curate.dedup.work import KEYS_SCHEMA, WorkFolder, read_parquet_file, refuse_upstream, write_parquet
+from curate.dedup.parts import hashed_part, part_of, read_part, write_parts
+from curate.dedup.shingles import ShingleStore
+from curate.dedup.verify import SignatureFiles, Similarity, greedy_keepers
+from curate.dedup.work import KEYS_SCHEMA, WorkFolder, read_parquet_file, refuse_upstream, take_rows, write_parquet
 from curate.step import DOCS_IN, DOCS_OUT, Funnel
 
 SMALL_GROUP = 8  # a band group this small has every pair verified (else each member against the first)
@@ -131,11 +132,10 @@ class DedupEdges(ClusterStage):
     def work(self, rank: int, parts: int, funnel: Funnel) -> None:
         offsets = self.offsets()
         total = int(offsets[-1])
-        similar = signatures = None
+        similar = None
         if self.verifying:
-            signatures = SignatureFiles(self.path(), offsets)
-            similar = Similarity(signatures.rows, StagedTexts(self.path(), offsets), self.fuzzy.threshold,
-                                 self.fuzzy.num_perm, self.fuzzy.n_grams)
+            similar = Similarity(SignatureFiles(self.path(), offsets).rows, ShingleStore(self.path(), offsets),
+                                 self.fuzzy.threshold, self.fuzzy.num_perm)
         us, vs = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
         candidates = [np.zeros((0, 3), np.int64)]  # a < b, the band that proposed them
         for band in band_names(self.fuzzy.bands if self.fuzzy else 0, self.exact):
@@ -157,10 +157,7 @@ class DedupEdges(ClusterStage):
             first = np.ones(len(pairs), bool)
             first[1:] = (pairs[1:, 0] != pairs[:-1, 0]) | (pairs[1:, 1] != pairs[:-1, 1])
             pairs = pairs[first]
-            try:
-                ok = similar(pairs[:, 0], pairs[:, 1], pairs[:, 2], self.fuzzy.rows)
-            finally:
-                signatures.close()
+            ok = similar(pairs[:, 0], pairs[:, 1], pairs[:, 2], self.fuzzy.rows)
             funnel.counts["candidate_pairs"] += len(pairs)
             funnel.counts["pairs_checked_here"] += similar.checked["estimated"]
             funnel.counts["verified_pairs"] += int(ok.sum())
@@ -256,7 +253,6 @@ class DedupMembers(ClusterStage):
 
     def work(self, rank: int, parts: int, funnel: Funnel) -> None:
         offsets = self.offsets()
-        total = int(offsets[-1])
         labels = _table(_labels_path(self, self.rounds, rank))
         nodes, label = labels.column("node").to_numpy(), labels.column("label").to_numpy()
         node, sent = _messages(self, self.rounds, rank)
@@ -266,24 +262,21 @@ class DedupMembers(ClusterStage):
         funnel.counts["links"] += int(differ.sum())
         _write(self.path("links", f"{rank:05d}.parquet"), {"lo": lo, "hi": hi})
         columns = {"node": nodes, "label": label, **self._records(nodes, offsets)}
-        write_parts(self.path("members", f"{rank:05d}.parquet"), columns, part_of(label, total, parts))
+        # by a hash of the label, not its range: a label is its component's smallest node, so low
+        # ranges hold more components (at 10M documents on 64 tasks the first range held 2.4 times
+        # the average, and its keepers task was the largest of the clustering)
+        write_parts(self.path("members", f"{rank:05d}.parquet"), columns, hashed_part(label, parts))
 
     def _records(self, nodes: np.ndarray, offsets: np.ndarray) -> dict:
-        """Keep-rule fields, exact hash and signature of `nodes` (sorted, from a contiguous range of
-        indices: only the stage-1 files that hold them are read)."""
+        """Keep-rule fields and exact hash of `nodes` (sorted, from a contiguous range of indices:
+        only the row groups of the stage-1 key files that hold them are read). Not the signatures:
+        the keepers read those from the signature files for the pairs they check (512 bytes a
+        member at 128 permutations, four times the rest of its row)."""
         task_of = np.searchsorted(offsets, nodes, "right") - 1
-        tables = [_table(self.path("keys", f"{task:05d}.parquet")).take(pa.array(nodes[task_of == task] - offsets[task]))
+        tables = [take_rows(self.path("keys", f"{task:05d}.parquet"), nodes[task_of == task] - offsets[task])
                   for task in np.unique(task_of)]
         table = pa.concat_tables(tables) if tables else KEYS_SCHEMA.empty_table()
-        records = {name: table.column(name) for name in ("id", "url", "score", "source", "exact")}
-        if self.verifying:
-            signatures = SignatureFiles(self.path(), offsets)
-            try:
-                sig = signatures.rows(nodes) if len(nodes) else np.zeros((0, self.fuzzy.num_perm), np.uint32)
-            finally:
-                signatures.close()
-            records["sig"] = pa.FixedSizeListArray.from_arrays(pa.array(sig.ravel()), self.fuzzy.num_perm)
-        return records
+        return {name: table.column(name) for name in ("id", "url", "score", "source", "exact")}
 
 
 def label_classes(stage: ClusterStage) -> tuple[np.ndarray, np.ndarray]:
@@ -312,12 +305,10 @@ class DedupKeepers(ClusterStage):
 
     def work(self, rank: int, parts: int, funnel: Funnel) -> None:
         offsets = self.offsets()
-        total = int(offsets[-1])
         linked, smallest = label_classes(self)
-        # this task's components: final label in its range; a relabelled one was sent to its old label's part
-        lo, hi = range_of(rank, total, parts)
-        moved_in = (smallest >= lo) & (smallest < hi)
-        wanted = {rank} | set(part_of(linked[moved_in], total, parts).tolist())
+        # this task's components: final label in its part; a relabelled one was sent to its old label's part
+        moved_in = hashed_part(smallest, parts) == rank
+        wanted = {rank} | set(hashed_part(linked[moved_in], parts).tolist())
         tables = [t for part in sorted(wanted) if (t := read_part(self.files("members"), part)) is not None]
         if not tables:
             _write_clusters(self, rank, offsets, np.zeros(0, np.int64), np.zeros(0, np.int64), pa.array([], pa.string()),
@@ -325,7 +316,7 @@ class DedupKeepers(ClusterStage):
             return
         members = pa.concat_tables(tables)
         final = final_labels(members.column("label").to_numpy(), linked, smallest)
-        mine = np.flatnonzero((final >= lo) & (final < hi))
+        mine = np.flatnonzero(hashed_part(final, parts) == rank)
         mine = mine[np.argsort(members.column("node").to_numpy()[mine], kind="stable")]  # by node
         members, final = members.take(pa.array(mine)), final[mine]  # one copy of the rows
         nodes = members.column("node").to_numpy()
@@ -356,13 +347,8 @@ class DedupKeepers(ClusterStage):
             exact_keeper, exact_kept = np.arange(n), np.ones(n, bool)
         heads = np.flatnonzero(exact_kept)
         if self.verifying:
-            sig = np.asarray(members.column("sig").combine_chunks().flatten()).reshape(n, -1)
-
-            def rows(docs: np.ndarray) -> np.ndarray:
-                return sig[np.searchsorted(nodes, docs)]
-
-            similar = Similarity(rows, StagedTexts(self.path(), offsets), self.fuzzy.threshold, self.fuzzy.num_perm,
-                                 self.fuzzy.n_grams)
+            similar = Similarity(SignatureFiles(self.path(), offsets).rows, ShingleStore(self.path(), offsets),
+                                 self.fuzzy.threshold, self.fuzzy.num_perm)
             chosen = greedy_keepers(nodes[heads], final[heads], priority[heads], similar)
             funnel.counts["pairs_checked_exactly"] += similar.checked["exact"]
         else:

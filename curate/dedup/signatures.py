@@ -64,6 +64,12 @@ class MinHasher:
         """(len(texts), num_perm) uint32; rows of EMPTY for documents without words."""
         return self.signatures_normalised(*normalise_batch(texts))
 
+    def shingle_hashes_normalised(self, buf: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`shingle_hashes` of a batch already normalised by `normalise_batch`."""
+        from curate.dedup import kernels
+
+        return kernels.shingle_hashes(buf, offsets, self._keys)
+
     def signatures_normalised(self, buf: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """`signatures` of a batch already normalised by `normalise_batch`."""
         from curate.dedup import kernels

@@ -40,8 +40,8 @@ from curate.dedup.components import cluster_steps
 from curate.dedup.lsh import MinHashConfig, band_keys
 from curate.dedup.normalise import exact_hashes, normalise_batch
 from curate.dedup.parts import read_part
-from curate.dedup.verify import staged_files
-from curate.dedup.work import KEYS_SCHEMA, WorkFolder, read_parquet_file, refuse_upstream, write_parquet
+from curate.dedup.shingles import ShingleSpool
+from curate.dedup.work import KEY_ROWS_PER_GROUP, KEYS_SCHEMA, WorkFolder, read_parquet_file, refuse_upstream, write_parquet
 from curate.errors import CurateError
 from curate.io.parquet import WriteParquet
 from curate.step import BYTES_IN, BYTES_OUT, DOCS_IN, DOCS_OUT, CurateStep, Funnel, RunContext, Stage, utf8_len
@@ -79,6 +79,7 @@ class DedupSignatures(WorkFolder, PipelineStep):
                                                                                  self.exact)}
         ids, urls, scores, sources = [], [], [], []
         signatures = verify.SignatureSpool(self.fuzzy.num_perm) if self.fuzzy else None
+        shingles = ShingleSpool() if self.fuzzy is not None and self.fuzzy.verify else None
         batch: list[Document] = []
 
         def flush():
@@ -88,6 +89,8 @@ class DedupSignatures(WorkFolder, PipelineStep):
                 bands[EXACT].append(exact_hashes(norms, offsets))
             if hasher is not None:
                 sig = hasher.signatures_normalised(norms, offsets)
+                if shingles is not None:  # the exact checks' sets (verify.py)
+                    shingles.add(*hasher.shingle_hashes_normalised(norms, offsets))
                 signatures.add(sig)
                 keys = band_keys(sig, self.fuzzy.bands, self.fuzzy.rows)
                 keys[np.diff(offsets) == 0] = 0  # documents without words: no fuzzy key
@@ -120,6 +123,8 @@ class DedupSignatures(WorkFolder, PipelineStep):
             self._save(rank, bands, ids, urls, scores, sources)
             if self.fuzzy is not None:
                 signatures.save(self.path(), rank)
+            if shingles is not None:
+                shingles.save(self.path(), rank)
         finally:
             funnel.flush(self)
 
@@ -135,7 +140,14 @@ class DedupSignatures(WorkFolder, PipelineStep):
         exact = pa.array(np.concatenate(hashes), pa.uint64()) if hashes else pa.nulls(len(ids), pa.uint64())
         table = pa.table({"id": ids, "url": urls, "score": scores, "source": sources, "exact": exact},
                          schema=KEYS_SCHEMA)
-        write_parquet(table, self.path("keys", f"{rank:05d}.parquet"))
+        # row groups small enough that the members stage reads only the groups of its node range
+        write_parquet(table, self.path("keys", f"{rank:05d}.parquet"), KEY_ROWS_PER_GROUP)
+
+
+def staged_files(work_dir: str, rank: int) -> list[str]:
+    """Task `rank`'s staged documents (WORK/docs), in the order ReadStaged numbers their rows."""
+    # the writer names files <counter>_<rank>.parquet, and writes none for a task without documents
+    return storage.glob(work_dir, f"docs/*_{rank:05d}.parquet")
 
 
 class ReadStaged(WorkFolder, PipelineStep):
@@ -240,15 +252,20 @@ def dedup_steps(work_dir: str | None = None, exact: bool = True, fuzzy: MinHashC
                 keep_highest: str | None = None, rounds: int = 3, cluster_tasks: int | None = None) -> list:
     """Exact-then-fuzzy dedup as steps to put in a pipeline's list, between the filters and the
     writer, split into stages by Stage markers: signatures, the clustering's stages
-    (components.py; `rounds` of label propagation; `cluster_tasks` tasks each, default the run's),
+    (components.py; `rounds` of label propagation; `cluster_tasks` tasks each, default the run's
+    `--tasks`, and may be more: a clustering task's memory is its 1/cluster_tasks share),
     then the filters. `work_dir`: the shared folder (default the run's staging folder,
     OUTPUT.curate/staging/dedup)."""
     if not isinstance(rounds, int) or rounds < 1:
         raise CurateError(f"dedup_steps: rounds must be a positive integer, got {rounds!r}")
+    if cluster_tasks is not None and (not isinstance(cluster_tasks, int) or isinstance(cluster_tasks, bool)
+                                      or cluster_tasks < 1):
+        raise CurateError(f"dedup_steps: cluster_tasks must be a positive integer or None, got {cluster_tasks!r}")
     filters = ([ExactDedupFilter(work_dir)] if exact else []) + ([FuzzyDedupFilter(work_dir)] if fuzzy else [])
     clustering = []
     for stage in cluster_steps(work_dir, exact, fuzzy, rounds):
-        clustering += [Stage(tasks=1 if stage[0].name == "dedup_index" else cluster_tasks), *stage]
+        index = stage[0].name == "dedup_index"  # one task; the others exactly cluster_tasks, even above --tasks
+        clustering += [Stage(tasks=1) if index else Stage(tasks=cluster_tasks, cap=False), *stage]
     return [DedupSignatures(work_dir, exact, fuzzy, keep_highest), StageDocuments(work_dir), *clustering,
             Stage(), ReadStaged(work_dir), *filters]
 

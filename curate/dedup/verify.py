@@ -9,7 +9,8 @@ transitive, so one such collision used to merge two families. Here:
   signatures' estimated Jaccard (the share of equal values over all `num_perm` permutations) is
   at least the threshold, and where the estimate is within three standard deviations of it
   (0.8 +- 0.106 at 128 permutations) the exact Jaccard of the two documents' shingle sets,
-  recomputed from their staged texts, decides (`Similarity`);
+  stored by stage 1 (shingles.py), decides
+  (`Similarity`);
 - a connected component is then resolved greedily in keep order (`greedy_keepers`): its first
   document is kept, every other document is removed for the first kept document it is similar to
   (the same test), and one similar to none of them is kept too, becoming a keeper
@@ -27,15 +28,14 @@ clustering needs (`SignatureFiles.rows`).
 
 from __future__ import annotations
 
-import os
+import io
 import shutil
 import tempfile
 
 import numpy as np
 
 from curate import storage
-from curate.dedup.signatures import shingle_hashes
-from curate.dedup.work import read_parquet_file
+from curate.dedup.shingles import ShingleStore
 
 
 def signature_path(work_dir: str, rank: int) -> str:
@@ -66,26 +66,22 @@ class SignatureSpool:
 
 class SignatureFiles:
     """Every task's signature file; rows by global document index (`offsets[rank]` is the index
-    of task rank's first document). Remote files are copied to a local temporary folder once."""
+    of task rank's first document), one positioned read (or ranged request) per row: a memory
+    map would count every page it touched (4 kB for a 512-byte row) in the task's resident
+    memory, ~130 MB for 32,000 scattered rows, and a copy of a remote file is its whole size."""
 
     def __init__(self, work_dir: str, offsets: np.ndarray):
         self.work_dir, self.offsets = work_dir, offsets
-        self._local = tempfile.TemporaryDirectory(prefix="curate-sigs-")
-        self._paths: dict[int, str] = {}
+        self._layout: dict[int, tuple[int, int]] = {}
 
-    def close(self) -> None:
-        self._local.cleanup()
-
-    def _path(self, rank: int) -> str:
-        if rank not in self._paths:
-            path = signature_path(self.work_dir, rank)
-            if storage.is_remote(path):
-                copy = os.path.join(self._local.name, f"{rank:05d}.npy")
-                fs, inner = storage.fs_of(path)
-                fs.get(inner, copy)
-                path = copy
-            self._paths[rank] = path
-        return self._paths[rank]
+    def _start_and_width(self, rank: int) -> tuple[int, int]:
+        """Where a file's rows start and how many values a row holds, from its .npy header."""
+        if rank not in self._layout:
+            head = io.BytesIO(storage.read_ranges(signature_path(self.work_dir, rank), [0], [4096])[0])
+            np.lib.format.read_magic(head)
+            shape, _, _ = np.lib.format.read_array_header_1_0(head)
+            self._layout[rank] = head.tell(), shape[1]
+        return self._layout[rank]
 
     def rows(self, docs: np.ndarray) -> np.ndarray:
         """Signatures of global documents `docs` (any order), as a (len(docs), num_perm) array."""
@@ -94,72 +90,29 @@ class SignatureFiles:
         task_of = np.searchsorted(self.offsets, docs, "right") - 1
         for rank in np.unique(task_of):
             mine = np.flatnonzero(task_of == rank)
-            mapped = np.load(self._path(int(rank)), mmap_mode="r")
-            try:
-                if out is None:
-                    out = np.empty((len(docs), mapped.shape[1]), np.uint32)
-                out[mine] = mapped[docs[mine] - self.offsets[rank]]
-            finally:
-                mapped._mmap.close()
+            start, width = self._start_and_width(int(rank))
+            if out is None:
+                out = np.empty((len(docs), width), np.uint32)
+            at = start + 4 * width * (docs[mine] - self.offsets[rank])
+            data = b"".join(storage.read_ranges(signature_path(self.work_dir, int(rank)), at, at + 4 * width))
+            out[mine] = np.frombuffer(data, "<u4").reshape(len(mine), width)
         return out if out is not None else np.zeros((0, 0), np.uint32)
 
 
 CACHED_SHINGLE_SETS = 100_000  # beyond this, sets not needed by the current call are dropped
-CHUNK_PAIRS = 1 << 16  # pairs whose signatures are compared at once (~70 MB at 128 permutations)
-
-
-def staged_files(work_dir: str, rank: int) -> list[str]:
-    """Task `rank`'s staged documents (WORK/docs), in the order ReadStaged numbers their rows."""
-    # the writer names files <counter>_<rank>.parquet, and writes none for a task without documents
-    return storage.glob(work_dir, f"docs/*_{rank:05d}.parquet")
-
-
-class StagedTexts:
-    """Texts of staged documents by global index, read by row group: only the row groups that
-    hold a wanted document are read."""
-
-    def __init__(self, work_dir: str, offsets: np.ndarray):
-        self.work_dir, self.offsets = work_dir, offsets
-        self._layout: dict[int, list] = {}
-
-    def _files(self, rank: int) -> list:
-        """(ParquetFile, first row of each row group, and past the last) per staged file of a task."""
-        if rank not in self._layout:
-            layout, first = [], 0
-            for path in staged_files(self.work_dir, rank):
-                parquet = read_parquet_file(path)
-                sizes = [parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)]
-                layout.append((parquet, first + np.concatenate(([0], np.cumsum(sizes)))))
-                first += sum(sizes)
-            self._layout[rank] = layout
-        return self._layout[rank]
-
-    def each_text(self, docs: np.ndarray):
-        """(position in docs, text) for every document, a row group at a time: only one row
-        group's texts are held at once."""
-        task_of = np.searchsorted(self.offsets, docs, "right") - 1
-        for rank in np.unique(task_of):
-            mine = np.flatnonzero(task_of == rank)
-            rows = docs[mine] - self.offsets[rank]
-            for parquet, bounds in self._files(int(rank)):
-                group_of = np.searchsorted(bounds, rows, "right") - 1
-                for group in np.unique(group_of[(rows >= bounds[0]) & (rows < bounds[-1])]):
-                    wanted = np.flatnonzero(group_of == group)
-                    column = parquet.read_row_group(int(group), columns=["text"]).column("text")
-                    yield from zip(mine[wanted].tolist(), column.take(rows[wanted] - bounds[group]).to_pylist())
+CHUNK_PAIRS = 1 << 14  # pairs whose signatures are compared at once (~35 MB at 128 permutations)
 
 
 class Similarity:
     """Whether document pairs (global indices) have Jaccard >= threshold: from the signatures'
-    estimate where it is clear, from the exact shingle sets of the staged texts where the estimate
-    is within `margin` of the threshold (three standard deviations of a num_perm estimate)."""
+    estimate where it is clear, from the exact shingle sets where the estimate is within `margin`
+    of the threshold (three standard deviations of a num_perm estimate)."""
 
-    def __init__(self, signatures, texts: StagedTexts | None, threshold: float, num_perm: int, n_grams: int):
+    def __init__(self, signatures, shingles: ShingleStore | None, threshold: float, num_perm: int):
         """`signatures(docs)`: the signature rows of global documents `docs` (SignatureFiles.rows);
-        `texts`: the staged texts for the exact check (None: estimates only)."""
-        self.signatures, self.texts = signatures, texts
-        self.threshold, self.n_grams = threshold, n_grams
-        self.margin = 3 * (threshold * (1 - threshold) / num_perm) ** 0.5 if texts is not None else 0.0
+        `shingles`: the shingle sets for the exact check (None: estimates only)."""
+        self.signatures, self.shingles, self.threshold = signatures, shingles, threshold
+        self.margin = 3 * (threshold * (1 - threshold) / num_perm) ** 0.5 if shingles is not None else 0.0
         self.checked = {"estimated": 0, "exact": 0}
         self._shingles: dict[int, np.ndarray] = {}
 
@@ -187,8 +140,7 @@ class Similarity:
             self.checked["estimated"] += int(checked.sum())
         doubtful = np.concatenate(doubtful) if doubtful else np.zeros(0, np.int64)
         self.checked["exact"] += len(doubtful)
-        # exact checks, up to CACHED_SHINGLE_SETS documents' shingle sets at a time; their texts
-        # are read together, a row group once per batch
+        # exact checks, up to CACHED_SHINGLE_SETS documents' shingle sets at a time
         for lo in range(0, len(doubtful), CACHED_SHINGLE_SETS // 2):
             batch = doubtful[lo:lo + CACHED_SHINGLE_SETS // 2]
             self._load_shingles(np.unique(np.concatenate((a[batch], b[batch]))))
@@ -202,29 +154,15 @@ class Similarity:
         return common / union if union else 1.0
 
     def _load_shingles(self, docs: np.ndarray) -> None:
-        """The shingle sets of `docs` (cached): their texts read together, a row group once."""
+        """The shingle sets of `docs` (cached), read from the store stage 1 wrote."""
         missing = np.array([d for d in docs.tolist() if d not in self._shingles], np.int64)
         if not len(missing):
             return
         if len(self._shingles) + len(missing) > CACHED_SHINGLE_SETS:
             wanted = set(docs.tolist())
             self._shingles = {d: s for d, s in self._shingles.items() if d in wanted}
-        batch: list[tuple[int, str]] = []
-
-        def hash_batch():  # the top 32 bits: half the memory; two of a document's ~200 shingles
-            # share them with probability ~1e-5, too rare to move a Jaccard across the threshold
-            hashes, offsets = shingle_hashes([text for _, text in batch], self.n_grams)
-            for i, (position, _) in enumerate(batch):
-                self._shingles[int(missing[position])] = np.unique(
-                    (hashes[offsets[i]:offsets[i + 1]] >> np.uint64(32)).astype(np.uint32))
-            batch.clear()
-
-        for item in self.texts.each_text(missing):  # texts hashed as they are read, 512 at a time
-            batch.append(item)
-            if len(batch) == 512:
-                hash_batch()
-        if batch:
-            hash_batch()
+        for position, shingles in self.shingles.sets(missing):
+            self._shingles[int(missing[position])] = shingles
 
 
 def greedy_keepers(docs: np.ndarray, labels: np.ndarray, priority: np.ndarray, similar: Similarity) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datatrove.pipeline.base import PipelineStep
@@ -14,6 +15,7 @@ from curate.step import Block, RunContext
 # exact hash of the normalised text
 KEYS_SCHEMA = pa.schema([("id", pa.string()), ("url", pa.string()), ("score", pa.float64()),
                          ("source", pa.string()), ("exact", pa.uint64())])
+KEY_ROWS_PER_GROUP = 1 << 15
 
 
 class WorkFolder(Block):
@@ -42,6 +44,17 @@ def write_parquet(table: pa.Table, path: str, row_group_size: int | None = None)
 
 def read_parquet_file(path: str) -> pq.ParquetFile:
     return pq.ParquetFile(storage.open_file(path))
+
+
+def take_rows(path: str, rows: np.ndarray, columns: list[str] | None = None) -> pa.Table:
+    """Rows `rows` (sorted) of a Parquet file, reading only the row groups that hold them."""
+    parquet = read_parquet_file(path)
+    sizes = [parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)]
+    starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    group_of = np.searchsorted(starts, rows, "right") - 1
+    tables = [parquet.read_row_group(int(g), columns=columns).take(pa.array(rows[group_of == g] - starts[g]))
+              for g in np.unique(group_of)]
+    return pa.concat_tables(tables) if tables else parquet.schema_arrow.empty_table().select(columns or parquet.schema_arrow.names)
 
 
 def refuse_upstream(step: PipelineStep, data) -> None:
