@@ -125,3 +125,39 @@ def test_a_run_killed_while_writing_to_s3_resumes_to_the_same_rows(s3, env, shar
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert remote_rows(s3fs_of(s3), f"{BUCKET}/runs/killed") == local_rows(tmp_path / "ref")
     assert curate("status", out, env=env).returncode == 0
+
+
+def test_dedup_reads_signatures_and_shingle_sets_from_s3_staging_by_range(s3, tmp_path, monkeypatch):
+    """Verification on an object store: signatures and shingle sets are ranged reads of the staged
+    files (never whole-file copies), and the clusters equal those of a local work folder."""
+    import random
+
+    from test_dedup import random_text
+
+    from curate import storage
+    from curate.dedup import dedup_in_process
+    from tools.planted import mutate
+
+    for key, value in {"AWS_ENDPOINT_URL": s3, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y",
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(tmp_path / "none"),
+                       "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}.items():
+        monkeypatch.setenv(key, value)
+    rng = random.Random(11)
+    texts = []
+    for _ in range(25):  # copies a little and a lot edited: some estimates fall near the threshold
+        base = random_text(rng, 250)
+        texts += [base, *(mutate(base, rng, "word_edits", rate) for rate in (0.005, 0.02, 0.03, 0.04))]
+    reads = []
+    read_ranges = storage.read_ranges
+
+    def counted(path, starts, ends):
+        reads.append((path, len(list(starts))))
+        return read_ranges(path, starts, ends)
+
+    monkeypatch.setattr(storage, "read_ranges", counted)
+    local = dedup_in_process(texts, str(tmp_path / "work"), tasks=3)
+    remote = dedup_in_process(texts, f"s3://{BUCKET}/dedup-work", tasks=3)
+    assert remote == local
+    assert sum(how == "fuzzy" for _, how in local.values()) >= 25
+    remote_reads = [p for p, n in reads if p.startswith("s3://")]
+    assert any("/sigs/" in p for p in remote_reads) and any("/shingles/" in p for p in remote_reads)

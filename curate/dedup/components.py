@@ -1,7 +1,8 @@
 """Dedup clusters across tasks: no task holds the corpus, whatever its size.
 
 Between signatures (stage 1) and the filters (the last stage), dedup_steps() runs these stages,
-each as many tasks as the run has (R), except the first (one task, a few bytes of work):
+each R tasks (`cluster_tasks`, default the run's `--tasks`, may be more), except the first (one
+task, a few bytes of work):
 
   DedupIndex    1 task  every stage-1 task's document count -> WORK/offsets.npy (global indices)
   DedupEdges    R       task r reads key range r of every band (1/R of the key space) of every
@@ -13,9 +14,9 @@ each as many tasks as the run has (R), except the first (one task, a few bytes o
                         WORK/messages/i/p
   DedupMembers  R       the labels after K rounds; a message of the last round that still lowers
                         a label is a link between two labels (-> WORK/links/p); each node with
-                        its label, keep-rule fields and signature -> WORK/members/p, by label
+                        its label and keep-rule fields -> WORK/members/p, by a hash of the label
   DedupKeepers  R       task k: the links of every task join labels (a union-find over labels
-                        only); the components whose final label is in range k, resolved in keep
+                        only); the components whose final label hashes to k, resolved in keep
                         order (exact groups, then verified greedy keepers) -> WORK/clusters/k,
                         rows by stage-1 task
 

@@ -4,7 +4,8 @@ OUTPUT.curate/staging/dedup under `curate run`, removed when the run completes):
 stage 1, every task  DedupSignatures: exact hash + MinHash band keys of each document ->
                      WORK/bands/<band>/<rank>.{keys,rows}.npy (sorted), document ids, keep
                      scores and exact hashes -> WORK/keys/<rank>.parquet, signatures ->
-                     WORK/sigs/<rank>.npy; the documents themselves are staged by
+                     WORK/sigs/<rank>.npy, shingle hashes (for the exact checks) ->
+                     WORK/shingles/<rank>.{bin,index.npy}; the documents themselves are staged by
                      StageDocuments into WORK/docs/<n>_<rank>.parquet, in the same order.
 clustering           components.py: index (1 task), edges, K rounds of label propagation,
                      members, keepers (every task) -> WORK/clusters/<k>.parquet, rows by
