@@ -9,8 +9,7 @@ transitive, so one such collision used to merge two families. Here:
   signatures' estimated Jaccard (the share of equal values over all `num_perm` permutations) is
   at least the threshold, and where the estimate is within three standard deviations of it
   (0.8 +- 0.106 at 128 permutations) the exact Jaccard of the two documents' shingle sets,
-  stored by stage 1 (shingles.py), decides
-  (`Similarity`);
+  stored by stage 1 (shingles.py), decides (`Similarity`);
 - a connected component is then resolved greedily in keep order (`greedy_keepers`): its first
   document is kept, every other document is removed for the first kept document it is similar to
   (the same test), and one similar to none of them is kept too, becoming a keeper
