@@ -30,6 +30,9 @@
     --tasks/--workers (16 and 2) and --cluster-tasks (64): wall time, peak RSS of the whole process tree (sampled from /proc
     every 0.2 s), each stage's largest task peak (VmHWM, from `curate status`), the largest of
     the clustering stages', and the peak size of the run's work folder (staging and clustering files).
+    Then the same run with the curate of --baseline-commit (623ee62: the single-task design, one
+    clustering task over the whole corpus's band matches), from a git worktree of that commit:
+    baseline_* keys and largest_clustering_task_vs_baseline (the issue's goal: under 0.25).
 """
 
 from __future__ import annotations
@@ -479,21 +482,22 @@ def tree_bytes(path: Path) -> int:
     return total
 
 
-def scale_run(texts: list[str], n: int, tasks: int, workers: int, cluster_tasks: int, work: Path, cache: Path) -> dict:
-    from curate.status import status
-
+def run_scale_pipeline(pipeline_text: str, inputs: Path, tasks: int, workers: int, work: Path, code: Path) -> dict:
+    """`curate run` of a pipeline with the curate at `code` (this checkout, or a worktree of an older
+    commit): wall time, peak RSS of the process tree, peak size of the run folder, each stage's
+    largest task peak (VmHWM, from that code's `curate status`), the funnel's stages."""
     out = work / "output"
     work.mkdir(parents=True, exist_ok=True)
-    inputs, info = cached_scale_corpus(texts, n, cache)
     pipeline = work / "scale_pipeline.py"
-    pipeline.write_text(SCALE_PIPELINE.replace("CLUSTER_TASKS", str(cluster_tasks)))
+    pipeline.write_text(pipeline_text)
     for old in (out, Path(f"{out}.curate")):  # an earlier run there would be resumed, not measured
         shutil.rmtree(old, ignore_errors=True)
+    env = {**os.environ, "PYTHONPATH": str(code)}
     cmd = [sys.executable, "-m", "curate.cli", "run", str(pipeline), "--input", str(inputs), "--output", str(out),
            "--tasks", str(tasks), "--workers", str(workers)]
     start = time.perf_counter()
     with open(work / "run.log", "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=code, env=env)
         peak, staging, last_walk = 0.0, 0, 0.0
         while proc.poll() is None:
             peak = max(peak, tree_rss_mb(proc.pid))
@@ -505,16 +509,49 @@ def scale_run(texts: list[str], n: int, tasks: int, workers: int, cluster_tasks:
         raise SystemExit(f"scale run failed ({proc.returncode}); see {work / 'run.log'}")
     with open(f"{out}.curate/funnel.json") as f:
         stages = {s["stage"]: s for s in json.load(f)["stages"]}
-    # each stage's largest task peak (VmHWM, from the tasks' heartbeats): stage 1 reads, hashes and
-    # stages; the last filters and writes; the stages between are the clustering
-    stage_peaks = {f"{s.number}:{s.label}": s.peak_rss_mb for s in status(str(out)).stages}
-    clustering = list(stage_peaks.values())[1:-1]
-    info.update({"scale_stage_peak_mb": stage_peaks, "scale_largest_clustering_task_mb": max(clustering),
-                 "scale_staging_peak_gb": round(staging / 1e9, 2), "scale_output_gb": round(tree_bytes(out) / 1e9, 2),
-                 "scale_wall_s": round(wall, 1), "scale_peak_rss_mb": round(peak, 1), "scale_tasks": tasks, "scale_cluster_tasks": cluster_tasks,
-                 "scale_workers": workers, "scale_kept": stages["write"]["docs_out"],
+    peaks = subprocess.run(
+        [sys.executable, "-c", "import json, sys; from curate.status import status; print(json.dumps("
+         "{f'{s.number}:{s.label}': s.peak_rss_mb for s in status(sys.argv[1]).stages}))", str(out)],
+        cwd=code, env=env, capture_output=True, text=True, check=True).stdout
+    result = {"wall_s": round(wall, 1), "peak_rss_mb": round(peak, 1), "staging_peak_gb": round(staging / 1e9, 2),
+              "output_gb": round(tree_bytes(out) / 1e9, 2), "stage_peak_mb": json.loads(peaks), "stages": stages}
+    shutil.rmtree(out, ignore_errors=True)  # the disk for the next run
+    return result
+
+
+def scale_run(texts: list[str], n: int, tasks: int, workers: int, cluster_tasks: int, work: Path, cache: Path,
+              baseline_commit: str | None) -> dict:
+    inputs, info = cached_scale_corpus(texts, n, cache)
+    run = run_scale_pipeline(SCALE_PIPELINE.replace("CLUSTER_TASKS", str(cluster_tasks)), inputs, tasks, workers,
+                             work / "curate", REPO)
+    # each stage's largest task peak: stage 1 reads, hashes and stages; the last filters and writes;
+    # the stages between are the clustering
+    clustering = list(run["stage_peak_mb"].values())[1:-1]
+    stages = run["stages"]
+    info.update({"scale_stage_peak_mb": run["stage_peak_mb"], "scale_largest_clustering_task_mb": max(clustering),
+                 "scale_staging_peak_gb": run["staging_peak_gb"], "scale_output_gb": run["output_gb"],
+                 "scale_wall_s": run["wall_s"], "scale_peak_rss_mb": run["peak_rss_mb"], "scale_tasks": tasks,
+                 "scale_cluster_tasks": cluster_tasks, "scale_workers": workers, "scale_kept": stages["write"]["docs_out"],
                  "scale_removed_exact": sum(stages["dedup_exact"]["dropped"].values()),
                  "scale_removed_fuzzy": sum(stages["dedup_fuzzy"]["dropped"].values())})
+    if baseline_commit:
+        # the single-task design (one clustering task holding the whole corpus's band matches, e.g.
+        # 623ee62) on the same corpus and flags, from a worktree of that commit
+        tree = work / "baseline-code"
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), baseline_commit],
+                       check=True, capture_output=True)
+        try:
+            base = run_scale_pipeline(SCALE_PIPELINE.replace(", cluster_tasks=CLUSTER_TASKS", ""), inputs, tasks,
+                                      workers, work / "baseline", tree)
+        finally:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], capture_output=True)
+        single = max(list(base["stage_peak_mb"].values())[1:-1])
+        info.update({"baseline_commit": baseline_commit, "baseline_stage_peak_mb": base["stage_peak_mb"],
+                     "baseline_clustering_task_mb": single, "baseline_wall_s": base["wall_s"],
+                     "baseline_peak_rss_mb": base["peak_rss_mb"],
+                     "baseline_removed_exact": sum(base["stages"]["dedup_exact"]["dropped"].values()),
+                     "baseline_removed_fuzzy": sum(base["stages"]["dedup_fuzzy"]["dropped"].values()),
+                     "largest_clustering_task_vs_baseline": round(max(clustering) / single, 3)})
     return info
 
 
@@ -531,6 +568,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cluster-tasks", type=int, default=64,
                         help="tasks of each clustering stage (dedup_steps(cluster_tasks=)); more tasks, less memory each")
+    parser.add_argument("--baseline-commit", default="623ee62",
+                        help="after the scale run, run the same corpus with this commit's curate (default: the "
+                             "single-clustering-task design, before clustering across tasks); '' to skip")
     parser.add_argument("--work", help="folder for the scale run (default: a temporary one, removed)")
     args = parser.parse_args()
 
@@ -545,10 +585,12 @@ def main() -> None:
     if not args.quick:
         cache = Path(args.scale_cache)
         if args.work:
-            result.update(scale_run(texts, args.scale_docs, args.tasks, args.workers, args.cluster_tasks, Path(args.work), cache))
+            result.update(scale_run(texts, args.scale_docs, args.tasks, args.workers, args.cluster_tasks, Path(args.work), cache,
+                                    args.baseline_commit))
         else:
             with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as work:
-                result.update(scale_run(texts, args.scale_docs, args.tasks, args.workers, args.cluster_tasks, Path(work), cache))
+                result.update(scale_run(texts, args.scale_docs, args.tasks, args.workers, args.cluster_tasks, Path(work), cache,
+                                        args.baseline_commit))
     print(json.dumps(result))
 
 
