@@ -48,6 +48,7 @@ WORKERS = (256, 1024, 4096)
 DUMP_CLUSTER_TASKS = 1_000  # dedup_steps(cluster_tasks=1000): each clustering task reads every stage-1 task's files
 BANDS = 16  # the recipe's MinHash bands (0.8 threshold, 128 permutations, verified: 16 x 8), plus the exact band
 CLUSTERING_FOLDERS = ("edges", "labels", "messages", "members", "links", "clusters")
+STAGED_FOLDERS = ("bands", "keys", "docs", "sigs", "shingles")  # what stage 1 writes (docs/dedup.md)
 
 
 # -- 1. the recipe on real pages ------------------------------------------------------------------
@@ -119,7 +120,7 @@ def measure_run(out: Path, pages: int, warc_bytes: int, tasks: int) -> dict:
                           "wall_s": round(sum(s["wall_s"] for s in middle), 2),
                           "peak_rss_mb": max(s["peak_rss_mb"] for s in middle),
                           "run_folder_files": sum(s["run_folder_files"] for s in middle)}, stages[-1]]
-    staged = {name: files_and_bytes(staging / name) for name in ("bands", "keys", "docs", "sigs")}
+    staged = {name: files_and_bytes(staging / name) for name in STAGED_FOLDERS}
     parts = [files_and_bytes(staging / name) for name in CLUSTERING_FOLDERS]
     staged["clusters"] = (sum(f for f, _ in parts), sum(b for _, b in parts))
     output = files_and_bytes(out)
@@ -142,12 +143,12 @@ def fit_recipe(a: dict, b: dict) -> dict:
              # model and the writer: the copies (all removed) separate the two costs
              "stage3_cpu_per_staged": max(0.0, per(staged, a["stages"][2]["cpu_s"], b["stages"][2]["cpu_s"])),
              "kept_share": a["kept_docs"] / a["staged_docs"],  # x1: real pages only, no copies
-             "staged_bytes_per_staged": sum(b["staged_bytes"][k] for k in ("bands", "keys", "docs", "sigs")) / b["staged_docs"],
+             "staged_bytes_per_staged": sum(b["staged_bytes"][k] for k in STAGED_FOLDERS) / b["staged_docs"],
              "stage1_peak_rss_mb": max(a["stages"][0]["peak_rss_mb"], b["stages"][0]["peak_rss_mb"]),
              "stage3_peak_rss_mb": max(a["stages"][2]["peak_rss_mb"], b["stages"][2]["peak_rss_mb"])}
     model["stage3_cpu_per_kept"] = (a["stages"][2]["cpu_s"] - model["stage3_cpu_per_staged"] * a["staged_docs"]) / \
         a["kept_docs"]
-    for name in ("bands", "keys", "docs", "sigs", "clusters"):
+    for name in (*STAGED_FOLDERS, "clusters"):
         slope = per(tasks, a["staged_files"][name], b["staged_files"][name])
         model[f"{name}_files_per_task"] = slope
         model[f"{name}_files_fixed"] = a["staged_files"][name] - slope * a["tasks"]
@@ -163,14 +164,14 @@ def predict_recipe(model: dict, pages: int, tasks: int, kept: float) -> dict:
             "stage3_cpu_s": staged * model["stage3_cpu_per_staged"] + kept * model["stage3_cpu_per_kept"],
             "staged_bytes": staged * model["staged_bytes_per_staged"],
             "staged_files": sum(model[f"{n}_files_per_task"] * tasks + model[f"{n}_files_fixed"]
-                                for n in ("bands", "keys", "docs", "sigs", "clusters"))}
+                                for n in (*STAGED_FOLDERS, "clusters"))}
 
 
 def check_recipe(model: dict, run: dict) -> dict:
     p = predict_recipe(model, run["pages"], run["tasks"], run["kept_docs"])
     measured = {"stage1_cpu_s": run["stages"][0]["cpu_s"], "staged_docs": run["staged_docs"],
                 "stage3_cpu_s": run["stages"][2]["cpu_s"],
-                "staged_bytes": sum(run["staged_bytes"][k] for k in ("bands", "keys", "docs", "sigs")),
+                "staged_bytes": sum(run["staged_bytes"][k] for k in STAGED_FOLDERS),
                 "staged_files": sum(run["staged_files"].values())}
     return {k: round(p[k] / measured[k], 3) for k in measured}
 
@@ -284,7 +285,7 @@ def dump_estimate(recipe: dict, clustering: dict, workers: int) -> dict:
                    "peak_rss_mb_per_task": recipe["stage3_peak_rss_mb"]},
         "staged_docs": round(staged), "staged_tb": round(staged * recipe["staged_bytes_per_staged"] / 1e12, 2),
         "staged_files": round(sum(recipe[f"{n}_files_per_task"] * (DUMP_CLUSTER_TASKS if n == "clusters" else tasks)
-                                  + recipe[f"{n}_files_fixed"] for n in ("bands", "keys", "docs", "sigs", "clusters"))),
+                                  + recipe[f"{n}_files_fixed"] for n in (*STAGED_FOLDERS, "clusters"))),
         "run_folder_files": round(sum(recipe[f"stage{n}_run_files_per_task"] * (DUMP_CLUSTER_TASKS if n == 2 else tasks)
                                       for n in (1, 2, 3))),
     }
