@@ -8,8 +8,8 @@ hashed the texts again (which loaded the compiled kernels, ~100 MB a process). S
 hashes in hand as it computes the signatures, so it writes them:
 
   WORK/shingles/<rank>.bin        the top 32 bits of every shingle hash of each document, in
-                                  document order, uint32 (4 bytes a word, about the size of the
-                                  text compressed)
+                                  document order, uint32 (4 bytes a word: on real web pages
+                                  about as much as the rest of the staging together)
   WORK/shingles/<rank>.index.npy  int64, documents + 1: where each document's hashes start
 
 A document's set is two positioned reads (its index entries, then its hashes); a task holds only
