@@ -45,7 +45,7 @@ from curate.dedup.lsh import MinHashConfig
 from curate.dedup.parts import hashed_part, part_of, read_part, write_parts
 from curate.dedup.shingles import ShingleStore
 from curate.dedup.verify import SignatureFiles, Similarity, greedy_keepers
-from curate.dedup.work import KEYS_SCHEMA, WorkFolder, read_parquet_file, refuse_upstream, take_rows, write_parquet
+from curate.dedup.work import KEYS_SCHEMA, WorkFolder, by_task, read_parquet_file, refuse_upstream, take_rows, write_parquet
 from curate.step import DOCS_IN, DOCS_OUT, Funnel
 
 SMALL_GROUP = 8  # a band group this small has every pair verified (else each member against the first)
@@ -273,9 +273,7 @@ class DedupMembers(ClusterStage):
         only the row groups of the stage-1 key files that hold them are read). Not the signatures:
         the keepers read those from the signature files for the pairs they check (512 bytes a
         member at 128 permutations, four times the rest of its row)."""
-        task_of = np.searchsorted(offsets, nodes, "right") - 1
-        tables = [take_rows(self.path("keys", f"{task:05d}.parquet"), nodes[task_of == task] - offsets[task])
-                  for task in np.unique(task_of)]
+        tables = [take_rows(self.path("keys", f"{task:05d}.parquet"), rows) for task, _, rows in by_task(offsets, nodes)]
         table = pa.concat_tables(tables) if tables else KEYS_SCHEMA.empty_table()
         return {name: table.column(name) for name in ("id", "url", "score", "source", "exact")}
 

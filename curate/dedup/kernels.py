@@ -187,24 +187,40 @@ def shingle_hashes(buf: np.ndarray, offsets: np.ndarray, keys: np.ndarray) -> tu
     return hashes[:hash_offsets[docs]], hash_offsets
 
 
+@njit(cache=True, inline="always")
+def _minimise(row: np.ndarray, hashes: np.ndarray, count: int, a: np.ndarray, b: np.ndarray) -> None:
+    """row[i] = min(row[i], min over hashes[:count] of (a_i * x + b_i) mod 2^32), x the top 32 bits."""
+    for s in range(count):
+        x = np.uint32(hashes[s] >> np.uint64(32))
+        for i in range(len(a)):  # vectorised by LLVM: a multiply, an add and a min per lane
+            v = np.uint32(a[i] * x + b[i])  # mod 2^32
+            if v < row[i]:
+                row[i] = v
+
+
 @njit(cache=True)
 def signatures(buf: np.ndarray, offsets: np.ndarray, keys: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """MinHash signatures (documents x len(a), uint32): per permutation i, the minimum over the
     document's shingles of (a_i * x + b_i) mod 2^32, x the top 32 bits of the shingle hash. A
     document without words keeps a row of EMPTY32."""
-    docs, perms = len(offsets) - 1, len(a)
-    out = np.full((docs, perms), EMPTY32, np.uint32)
+    docs = len(offsets) - 1
+    out = np.full((docs, len(a)), EMPTY32, np.uint32)
     longest = 0
     for d in range(docs):
         longest = max(longest, offsets[d + 1] - offsets[d])
     scratch = np.empty(longest // 2 + 2, np.uint64)
     for d in range(docs):
-        count = _shingles(buf, offsets[d], offsets[d + 1], keys, scratch)
-        row = out[d]
-        for s in range(count):
-            x = np.uint32(scratch[s] >> np.uint64(32))
-            for i in range(perms):  # vectorised by LLVM: a multiply, an add and a min per lane
-                v = np.uint32(a[i] * x + b[i])  # mod 2^32
-                if v < row[i]:
-                    row[i] = v
+        _minimise(out[d], scratch, _shingles(buf, offsets[d], offsets[d + 1], keys, scratch), a, b)
+    return out
+
+
+@njit(cache=True)
+def signatures_of_hashes(hashes: np.ndarray, hash_offsets: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`signatures` of shingle hashes already computed (`shingle_hashes`): for a caller that keeps
+    the hashes too (dedup's stage 1, for the exact checks), so a batch is shingled once."""
+    docs = len(hash_offsets) - 1
+    out = np.full((docs, len(a)), EMPTY32, np.uint32)
+    for d in range(docs):
+        start = hash_offsets[d]
+        _minimise(out[d], hashes[start:], hash_offsets[d + 1] - start, a, b)
     return out

@@ -26,9 +26,7 @@ import tempfile
 import numpy as np
 
 from curate import storage
-
-INDEX_HEADER = 128  # np.save's header for a 1-D int64 array: the index's data starts here
-
+from curate.dedup.work import by_task, npy_layout
 
 def _paths(work_dir: str, rank: int) -> tuple[str, str]:
     return (storage.join(work_dir, "shingles", f"{rank:05d}.bin"),
@@ -57,7 +55,6 @@ class ShingleSpool:
         counts = np.concatenate(self.counts) if self.counts else np.zeros(0, np.int64)
         buffer = io.BytesIO()
         np.save(buffer, np.concatenate(([0], np.cumsum(counts))).astype("<i8"))
-        assert len(buffer.getvalue()) == INDEX_HEADER + 8 * (len(counts) + 1)
         storage.write_bytes(index, buffer.getvalue())
 
 
@@ -66,15 +63,15 @@ class ShingleStore:
 
     def __init__(self, work_dir: str, offsets: np.ndarray):
         self.work_dir, self.offsets = work_dir, offsets
+        self._index_start: dict[int, int] = {}
 
     def sets(self, docs: np.ndarray):
         """(position in docs, the document's shingle set: sorted unique uint32) for every document."""
-        docs = np.asarray(docs, np.int64)
-        task_of = np.searchsorted(self.offsets, docs, "right") - 1
-        for rank in np.unique(task_of):
-            mine = np.flatnonzero(task_of == rank)
-            data, index = _paths(self.work_dir, int(rank))
-            at = INDEX_HEADER + 8 * (docs[mine] - self.offsets[rank])
+        for rank, mine, rows in by_task(self.offsets, docs):
+            data, index = _paths(self.work_dir, rank)
+            if rank not in self._index_start:
+                self._index_start[rank] = npy_layout(index)[0]
+            at = self._index_start[rank] + 8 * rows
             bounds = np.frombuffer(b"".join(storage.read_ranges(index, at, at + 16)), "<i8").reshape(-1, 2)
             for position, hashes in zip(mine.tolist(), storage.read_ranges(data, 4 * bounds[:, 0], 4 * bounds[:, 1])):
                 yield position, np.unique(np.frombuffer(hashes, "<u4"))

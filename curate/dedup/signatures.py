@@ -64,11 +64,14 @@ class MinHasher:
         """(len(texts), num_perm) uint32; rows of EMPTY for documents without words."""
         return self.signatures_normalised(*normalise_batch(texts))
 
-    def shingle_hashes_normalised(self, buf: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """`shingle_hashes` of a batch already normalised by `normalise_batch`."""
+    def signatures_and_shingles(self, buf: np.ndarray, offsets: np.ndarray
+                                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`signatures_normalised`, and the batch's shingle hashes and their offsets as
+        `shingle_hashes` gives them: the shingles are computed once for both."""
         from curate.dedup import kernels
 
-        return kernels.shingle_hashes(buf, offsets, self._keys)
+        hashes, hash_offsets = kernels.shingle_hashes(buf, offsets, self._keys)
+        return kernels.signatures_of_hashes(hashes, hash_offsets, self._a, self._b), hashes, hash_offsets
 
     def signatures_normalised(self, buf: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """`signatures` of a batch already normalised by `normalise_batch`."""

@@ -89,9 +89,11 @@ class DedupSignatures(WorkFolder, PipelineStep):
             if self.exact:
                 bands[EXACT].append(exact_hashes(norms, offsets))
             if hasher is not None:
-                sig = hasher.signatures_normalised(norms, offsets)
-                if shingles is not None:  # the exact checks' sets (verify.py)
-                    shingles.add(*hasher.shingle_hashes_normalised(norms, offsets))
+                if shingles is not None:  # the exact checks' sets too (verify.py), shingled once
+                    sig, hashes, hash_offsets = hasher.signatures_and_shingles(norms, offsets)
+                    shingles.add(hashes, hash_offsets)
+                else:
+                    sig = hasher.signatures_normalised(norms, offsets)
                 signatures.add(sig)
                 keys = band_keys(sig, self.fuzzy.bands, self.fuzzy.rows)
                 keys[np.diff(offsets) == 0] = 0  # documents without words: no fuzzy key

@@ -27,7 +27,6 @@ clustering needs (`SignatureFiles.rows`).
 
 from __future__ import annotations
 
-import io
 import shutil
 import tempfile
 
@@ -35,6 +34,7 @@ import numpy as np
 
 from curate import storage
 from curate.dedup.shingles import ShingleStore
+from curate.dedup.work import by_task, npy_layout
 
 
 def signature_path(work_dir: str, rank: int) -> str:
@@ -71,30 +71,20 @@ class SignatureFiles:
 
     def __init__(self, work_dir: str, offsets: np.ndarray):
         self.work_dir, self.offsets = work_dir, offsets
-        self._layout: dict[int, tuple[int, int]] = {}
-
-    def _start_and_width(self, rank: int) -> tuple[int, int]:
-        """Where a file's rows start and how many values a row holds, from its .npy header."""
-        if rank not in self._layout:
-            head = io.BytesIO(storage.read_ranges(signature_path(self.work_dir, rank), [0], [4096])[0])
-            np.lib.format.read_magic(head)
-            shape, _, _ = np.lib.format.read_array_header_1_0(head)
-            self._layout[rank] = head.tell(), shape[1]
-        return self._layout[rank]
+        self._layout: dict[int, tuple[int, tuple]] = {}
 
     def rows(self, docs: np.ndarray) -> np.ndarray:
         """Signatures of global documents `docs` (any order), as a (len(docs), num_perm) array."""
-        docs = np.asarray(docs, np.int64)
         out = None
-        task_of = np.searchsorted(self.offsets, docs, "right") - 1
-        for rank in np.unique(task_of):
-            mine = np.flatnonzero(task_of == rank)
-            start, width = self._start_and_width(int(rank))
+        for rank, mine, rows in by_task(self.offsets, docs):
+            path = signature_path(self.work_dir, rank)
+            if rank not in self._layout:
+                self._layout[rank] = npy_layout(path)
+            start, (_, width) = self._layout[rank]
             if out is None:
                 out = np.empty((len(docs), width), np.uint32)
-            at = start + 4 * width * (docs[mine] - self.offsets[rank])
-            data = b"".join(storage.read_ranges(signature_path(self.work_dir, int(rank)), at, at + 4 * width))
-            out[mine] = np.frombuffer(data, "<u4").reshape(len(mine), width)
+            at = start + 4 * width * rows
+            out[mine] = np.frombuffer(b"".join(storage.read_ranges(path, at, at + 4 * width)), "<u4").reshape(-1, width)
         return out if out is not None else np.zeros((0, 0), np.uint32)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -55,6 +57,24 @@ def take_rows(path: str, rows: np.ndarray, columns: list[str] | None = None) -> 
     tables = [parquet.read_row_group(int(g), columns=columns).take(pa.array(rows[group_of == g] - starts[g]))
               for g in np.unique(group_of)]
     return pa.concat_tables(tables) if tables else parquet.schema_arrow.empty_table().select(columns or parquet.schema_arrow.names)
+
+
+def by_task(offsets: np.ndarray, docs: np.ndarray):
+    """For global document indices `docs` (`offsets[rank]` is stage-1 task rank's first): each
+    task holding some, with the positions in `docs` of its documents and their rows in the task."""
+    docs = np.asarray(docs, np.int64)
+    task_of = np.searchsorted(offsets, docs, "right") - 1
+    for rank in np.unique(task_of).tolist():
+        mine = np.flatnonzero(task_of == rank)
+        yield rank, mine, docs[mine] - offsets[rank]
+
+
+def npy_layout(path: str) -> tuple[int, tuple]:
+    """Where an .npy file's data starts and its shape, from its header (one small read)."""
+    head = io.BytesIO(storage.read_ranges(path, [0], [4096])[0])
+    read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    shape, _, _ = read_header[np.lib.format.read_magic(head)](head)
+    return head.tell(), shape
 
 
 def refuse_upstream(step: PipelineStep, data) -> None:
